@@ -1,0 +1,34 @@
+#include "base/log.h"
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <unistd.h>
+
+namespace aj::log {
+namespace {
+Level g_level = Level::normal;
+}
+
+void init(Level level) {
+  g_level = level;
+  // stderr_sink_st: no mutex, no thread; the pattern keeps every line "agentjail: ...".
+  auto logger = std::make_shared<spdlog::logger>("agentjail", std::make_shared<spdlog::sinks::stderr_sink_st>());
+  logger->set_pattern("agentjail: %v");
+  switch (level) {
+    case Level::quiet: logger->set_level(spdlog::level::err); break;
+    case Level::normal: logger->set_level(spdlog::level::warn); break;
+    case Level::verbose: logger->set_level(spdlog::level::info); break;
+    case Level::debug: logger->set_level(spdlog::level::debug); break;
+  }
+  logger->flush_on(spdlog::level::trace);
+  spdlog::set_default_logger(std::move(logger));
+}
+
+Level level() { return g_level; }
+
+void error_line(const std::string& text) {
+  std::string line = "agentjail: " + text + "\n";
+  // A single write so concurrent jails never interleave their lines.
+  (void)!::write(STDERR_FILENO, line.data(), line.size());
+}
+
+}  // namespace aj::log

@@ -1,0 +1,68 @@
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "base/log.h"
+#include "cli/commands.h"
+#include "report/exit_codes.h"
+
+namespace aj::cli {
+
+int main(int argc, char** argv) {
+  // Everything after the first "--" is the jailed command, never parsed as our options.
+  std::vector<std::string> command;
+  int our_argc = argc;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--") == 0) {
+      our_argc = i;
+      command.assign(argv + i + 1, argv + argc);
+      break;
+    }
+  }
+  const bool saw_separator = our_argc != argc;
+
+  CLI::App app{"agentjail: run untrusted code in a jail built from a TOML policy", "agentjail"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", version_text(), "Print the version and the libraries agentjail was built with");
+  app.footer("Exit codes of run: the command's own (0-123), 124 time limit, 125 agentjail failed, "
+             "126 not executable, 127 not found, 128+N killed by signal N. See agentjail(1).");
+
+  std::vector<std::pair<CLI::App*, Runner>> commands;
+  auto add = [&](Runner runner, const char* name) { commands.emplace_back(app.get_subcommand(name), std::move(runner)); };
+  add(add_run(app, command), "run");
+  add(add_check(app), "check");
+  add(add_policies(app), "policies");
+  add(add_doctor(app), "doctor");
+  add(add_seccomp(app), "seccomp");
+
+  try {
+    app.parse(our_argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string where;
+    for (const auto& [sub, runner] : commands)
+      if (sub->parsed()) where = sub->get_name() + ": ";
+    std::string hint = where.empty() ? "agentjail --help" : "agentjail " + where.substr(0, where.size() - 2) + " --help";
+    log::error_line(where + e.what() + " (see " + hint + ")");
+    return report::kExitSetupError;
+  }
+
+  for (auto& [sub, runner] : commands) {
+    if (!sub->parsed()) continue;
+    if (sub->get_name() != "run" && saw_separator) {
+      log::error_line(sub->get_name() + ": unexpected \"--\": only `agentjail run` takes a command");
+      return report::kExitSetupError;
+    }
+    return runner();
+  }
+  return report::kExitSetupError;  // unreachable: require_subcommand(1)
+}
+
+}  // namespace aj::cli

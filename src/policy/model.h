@@ -1,0 +1,116 @@
+// The policy as plain data: what `agentjail check` prints and what the planner reads.
+// Every field has its effective default here, so a default-constructed Policy is the
+// policy of an empty file (`version = 1` and nothing else). See man/agentjail-policy.5.scd.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace aj::policy {
+
+// Where a value came from, for diagnostics raised after parsing (e.g. by the planner).
+struct SourcePos {
+  std::string file;  // path as given, or "builtin:NAME"
+  uint32_t line = 0;
+  uint32_t column = 0;
+  bool known() const { return line != 0; }
+};
+
+enum class MountType { bind, tmpfs, proc, dev, symlink, file };
+
+struct Mount {
+  MountType type = MountType::bind;
+  std::string source;   // bind: host path; symlink: link text; unused otherwise
+  std::string target;   // absolute path inside the jail, no ".." components
+  bool read_only = true;                 // default true for bind and file, false for tmpfs/proc/dev
+  bool optional = false;                 // bind: skip silently when the source is missing
+  bool exec = true;                      // false -> MS_NOEXEC
+  std::optional<uint64_t> size;          // tmpfs: bytes (default: the kernel's, half of RAM)
+  std::optional<uint32_t> mode;          // tmpfs: permission bits of the root directory (default 0755)
+  std::string content;                   // file: the file's text
+  SourcePos pos;                         // position of the [[filesystem.mount]] table
+};
+
+struct Process {
+  std::string cwd = "/";
+  std::string hostname = "agentjail";
+  uint32_t user = 65534;
+  uint32_t group = 65534;
+  uint32_t host_user = 65534;   // host uid the jail's user maps to when agentjail runs as root
+  uint32_t host_group = 65534;  // host gid the jail's group maps to when agentjail runs as root
+  std::map<std::string, std::string> env;
+  std::vector<std::string> pass_env;
+  bool new_session = true;
+  uint32_t umask = 022;
+};
+
+// std::nullopt means "unlimited" (written "unlimited" in TOML).
+struct Limits {
+  std::optional<uint64_t> wall_time_ms = 30'000;
+  std::optional<uint64_t> cpu_time_ms = 10'000;
+  std::optional<uint64_t> memory_bytes = 256ull << 20;
+  std::optional<uint64_t> pids = 64;
+  std::optional<double> cpus;                       // CPUs of quota; unlimited by default
+  std::optional<uint64_t> file_size_bytes = 64ull << 20;
+  std::optional<uint64_t> open_files = 256;
+  std::optional<uint64_t> stack_bytes = 8ull << 20;
+  uint64_t core_size_bytes = 0;
+  uint64_t output_bytes = 1ull << 20;               // capture mode: bytes kept per stream
+};
+
+struct Filesystem {
+  std::vector<Mount> mounts;  // in mount order
+};
+
+enum class NetworkMode { none, loopback, host };
+
+struct Network {
+  NetworkMode mode = NetworkMode::none;
+};
+
+enum class SeccompAction { errno_, kill, log };
+
+struct Seccomp {
+  SeccompAction default_action = SeccompAction::errno_;
+  int errno_value = 1;                            // EPERM; TOML takes a name ("EPERM") or a number
+  std::vector<std::string> allow = {"@default"};  // syscall names and @sets
+  std::vector<std::string> deny;                  // removed from allow, always winning
+  bool notify = true;                             // record refused calls in the report
+};
+
+struct Capabilities {
+  std::vector<std::string> keep;  // upper-case names without CAP_, e.g. "CHOWN"
+};
+
+struct Namespaces {
+  bool user = true;
+  bool mount = true;
+  bool pid = true;
+  bool ipc = true;
+  bool uts = true;
+  bool net = true;  // false exactly when network.mode = "host"
+  bool cgroup = true;
+};
+
+struct Policy {
+  int version = 1;
+  std::string name;
+  std::string description;
+  std::optional<std::string> audit_log;  // append one JSON line per run (issue 7)
+  Process process;
+  Limits limits;
+  Filesystem filesystem;
+  Network network;
+  Seccomp seccomp;
+  Capabilities capabilities;
+  Namespaces namespaces;
+};
+
+const char* to_string(MountType type);
+const char* to_string(NetworkMode mode);
+const char* to_string(SeccompAction action);
+
+}  // namespace aj::policy
