@@ -1,0 +1,46 @@
+// The jail's side of spawn: state shared by the child steps, and the two entry points.
+// Nothing here may throw or return: each entry point ends in execve or _exit.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "plan/plan.h"
+#include "seccomp/filter.h"
+
+namespace aj::jail {
+
+// Descriptors of the supervisor that become the command's 0, 1, 2 (-1: keep what was inherited).
+struct Stdio {
+  int in = -1, out = -1, err = -1;
+};
+
+struct ChildContext {
+  const plan::Plan& plan;
+  const seccomp::Filter& filter;
+  Stdio stdio;
+  bool verbose = false;
+  int sync_fd = -1;               // our end of the socket to the supervisor
+
+  // Filled in by the steps, in order.
+  std::vector<int> source_fds;    // per plan.mounts entry: O_PATH fd of a bind's source, or -1
+  int root_fd = -1;               // the new root while it is being built
+  std::string exec_path;          // argv[0] resolved against the jail's PATH
+  int listener_fd = -1;           // seccomp user-notify fd, until it is sent
+};
+
+// pid 1 of the jail: waits for the supervisor's go, builds the root, forks the command
+// child, then reaps until the command exits and reports its wait status.
+[[noreturn]] void init_main(ChildContext& ctx) noexcept;
+
+// The command child: session, stdio, cwd, limits, privileges dropped, filter, execve.
+[[noreturn]] void command_main(ChildContext& ctx) noexcept;
+
+// A step of the child's setup. It decides for itself when it has nothing to do.
+struct Step {
+  const char* name;
+  Status (*run)(ChildContext& ctx);
+};
+
+}  // namespace aj::jail

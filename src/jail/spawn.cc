@@ -1,0 +1,63 @@
+#include "jail/spawn.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "jail/sync.h"
+#include "sys/file.h"
+
+namespace aj::jail {
+namespace {
+
+std::string map_line(const plan::IdMap& map) {
+  return std::to_string(map.inside) + " " + std::to_string(map.outside) + " " + std::to_string(map.count) + "\n";
+}
+
+Status write_id_maps(pid_t pid, const plan::Plan& plan) {
+  const std::string proc = "/proc/" + std::to_string(pid) + "/";
+  // An unprivileged writer may map only its own ids, and only after giving up setgroups.
+  if (plan.deny_setgroups)
+    if (auto ok = sys::write_file(proc + "setgroups", "deny"); !ok) return ok;
+  if (auto ok = sys::write_file(proc + "uid_map", map_line(plan.uid_map)); !ok) return ok;
+  return sys::write_file(proc + "gid_map", map_line(plan.gid_map));
+}
+
+std::string clone_hint(int err) {
+  if (err == EPERM || err == ENOSPC || err == EUSERS)
+    return " (user namespaces may be disabled here: see `agentjail doctor`)";
+  return "";
+}
+
+}  // namespace
+
+Result<Jail> spawn(const plan::Plan& plan, const seccomp::Filter& filter, cgroup::JailCgroup* cgroup,
+                   const Stdio& stdio, bool verbose) {
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return fail_errno("socketpair");
+  sys::UniqueFd ours(pair[0]), theirs(pair[1]);
+
+  const int cgroup_fd = cgroup ? cgroup->clone_fd() : -1;
+  sys::UniqueFd pidfd;
+  auto pid = sys::clone3_fork(plan.clone_flags, &pidfd, cgroup_fd);
+  if (!pid) return std::unexpected(Error{pid.error().code, "clone3 into new namespaces" + clone_hint(pid.error().code)});
+  if (*pid == 0) {
+    // The jail. Single-threaded copy of us; it ends in execve or _exit, never returns.
+    ours.reset();
+    ChildContext ctx{plan, filter, stdio, verbose, theirs.release()};
+    init_main(ctx);
+  }
+
+  Jail jail{sys::ScopedChild(*pid, std::move(pidfd)), std::move(ours)};
+  theirs.reset();
+  if (auto ok = write_id_maps(*pid, plan); !ok) return std::unexpected(ok.error().context("id maps"));
+  if (cgroup && cgroup_fd < 0)
+    if (auto ok = cgroup->attach(*pid); !ok) return std::unexpected(ok.error().context("cgroup"));
+  Msg go;
+  go.type = MsgType::go;
+  if (int rc = send_msg(jail.sync.get(), go); rc < 0) return fail(-rc, "start the jail");
+  return jail;
+}
+
+}  // namespace aj::jail

@@ -1,0 +1,288 @@
+// The new root: a fresh tmpfs, every mount of the plan placed in it with the new mount API
+// (open_tree/fsopen + mount_setattr + move_mount), each target resolved inside the root.
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "jail/steps/steps.h"
+#include "sys/file.h"
+#include "sys/path.h"
+
+namespace aj::jail::steps {
+namespace {
+
+using plan::MountKind;
+using plan::MountOp;
+using sys::UniqueFd;
+
+// Where the root tmpfs hangs in our private copy of the host's tree until pivot_root.
+constexpr const char* kStagingMountPoint = "/tmp";
+// A directory in the new root holding the files that `file` mounts and masks are bound
+// from; removed (the binds keep their inodes) before the jail's code runs.
+constexpr const char* kScratchDir = ".agentjail-setup";
+
+uint64_t attrs_for(const MountOp& op) {
+  uint64_t attrs = MOUNT_ATTR_NOSUID;
+  if (op.nodev) attrs |= MOUNT_ATTR_NODEV;
+  if (op.noexec) attrs |= MOUNT_ATTR_NOEXEC;
+  if (op.read_only) attrs |= MOUNT_ATTR_RDONLY;
+  return attrs;
+}
+
+std::string octal(uint32_t mode) {
+  char buf[16];
+  snprintf(buf, sizeof buf, "%o", mode);
+  return buf;
+}
+
+Status set_attrs(int tree, uint64_t attrs, bool recursive) {
+  mount_attr attr{};
+  attr.attr_set = attrs;
+  unsigned flags = AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);
+  if (::mount_setattr(tree, "", flags, &attr, sizeof attr) != 0) return fail_errno("mount_setattr");
+  return {};
+}
+
+Status attach(int tree, int target) {
+  if (::move_mount(tree, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
+    return fail_errno("move_mount");
+  return {};
+}
+
+// Clones the tree at `source` (recursively: submounts come along), applies the flags to the
+// whole clone, then attaches it at `target`.
+Status bind_tree(int source, int target, uint64_t attrs) {
+  UniqueFd tree(::open_tree(source, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE));
+  if (!tree) return fail_errno("open_tree");
+  if (auto ok = set_attrs(tree.get(), attrs, true); !ok) return ok;
+  return attach(tree.get(), target);
+}
+
+// A new filesystem instance: fsopen, string options, create, fsmount with `attrs`.
+Result<UniqueFd> new_fs(const char* type, std::initializer_list<std::pair<const char*, std::string>> options,
+                        uint64_t attrs) {
+  UniqueFd fs(::fsopen(type, FSOPEN_CLOEXEC));
+  if (!fs) return fail_errno(std::string("fsopen ") + type);
+  for (const auto& [key, value] : options) {
+    int rc = value.empty() ? ::fsconfig(fs.get(), FSCONFIG_SET_FLAG, key, nullptr, 0)
+                           : ::fsconfig(fs.get(), FSCONFIG_SET_STRING, key, value.c_str(), 0);
+    if (rc != 0) return fail_errno(std::string("fsconfig ") + type + " " + key + "=" + value);
+  }
+  if (::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
+    return fail_errno(std::string("create ") + type);
+  UniqueFd mnt(::fsmount(fs.get(), FSMOUNT_CLOEXEC, static_cast<unsigned>(attrs)));
+  if (!mnt) return fail_errno(std::string("fsmount ") + type);
+  return mnt;
+}
+
+enum class Node { directory, file, none };
+
+// Creates what `op` mounts onto (directory or empty file) if it is missing, and opens it.
+// The last component is never followed: a symlink there would point the mount elsewhere.
+Result<UniqueFd> mount_point(int root, const std::string& target, Node node) {
+  auto [parent_path, name] = sys::split_parent(target);
+  auto parent = sys::make_dirs_in_root(root, parent_path);
+  if (!parent) return std::unexpected(parent.error());
+  if (node == Node::directory) {
+    if (::mkdirat(parent->get(), name.c_str(), 0755) != 0 && errno != EEXIST) return fail_errno("mkdir " + target);
+  } else if (node == Node::file) {
+    int fd = ::openat(parent->get(), name.c_str(), O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0444);
+    if (fd < 0 && errno != EEXIST && errno != EISDIR && errno != EROFS) return fail_errno("create " + target);
+    if (fd >= 0) ::close(fd);
+  }
+  UniqueFd point(::openat(parent->get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!point) return fail_errno("open " + target);
+  struct stat st{};
+  if (::fstat(point.get(), &st) != 0) return fail_errno("stat " + target);
+  if (S_ISLNK(st.st_mode)) return fail(ELOOP, target + " is a symlink; refusing to mount through it");
+  if (node == Node::directory && !S_ISDIR(st.st_mode)) return fail(ENOTDIR, target);
+  if (node == Node::file && S_ISDIR(st.st_mode)) return fail(EISDIR, target);
+  return point;
+}
+
+// Writes `content` to a new file in the scratch directory, for binding elsewhere.
+Result<UniqueFd> scratch_file(int root, size_t index, const std::string& content, uint32_t mode) {
+  auto dir = sys::make_dirs_in_root(root, kScratchDir);
+  if (!dir) return std::unexpected(dir.error());
+  std::string name = "f" + std::to_string(index);
+  UniqueFd fd(::openat(dir->get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd) return fail_errno("create scratch file");
+  if (auto ok = sys::write_all(fd.get(), content); !ok) return std::unexpected(ok.error());
+  if (::fchmod(fd.get(), mode) != 0) return fail_errno("chmod scratch file");
+  UniqueFd path(::openat(dir->get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!path) return fail_errno("open scratch file");
+  return path;
+}
+
+Status remove_scratch(int root) {
+  auto dir = sys::open_in_root(root, kScratchDir, O_RDONLY | O_DIRECTORY);
+  if (!dir) return dir.error().code == ENOENT ? Status{} : Status(std::unexpected(dir.error()));
+  for (size_t i = 0;; ++i) {
+    std::string name = "f" + std::to_string(i);
+    if (::unlinkat(dir->get(), name.c_str(), 0) != 0) {
+      if (errno == ENOENT) break;
+      return fail_errno("remove scratch file");
+    }
+  }
+  auto root_dir = sys::open_in_root(root, "/", O_PATH | O_DIRECTORY);
+  if (!root_dir) return std::unexpected(root_dir.error());
+  if (::unlinkat(root_dir->get(), kScratchDir, AT_REMOVEDIR) != 0) return fail_errno("remove scratch directory");
+  return {};
+}
+
+struct Builder {
+  ChildContext& ctx;
+  int root;
+  size_t scratch_files = 0;
+
+  Status bind(const MountOp& op, int source) {
+    struct stat st{};
+    if (::fstat(source, &st) != 0) return fail_errno("stat " + op.source);
+    auto point = mount_point(root, op.target, S_ISDIR(st.st_mode) ? Node::directory : Node::file);
+    if (!point) return std::unexpected(point.error());
+    return bind_tree(source, point->get(), attrs_for(op));
+  }
+
+  Status fresh(const MountOp& op, const char* type, std::initializer_list<std::pair<const char*, std::string>> options) {
+    auto point = mount_point(root, op.target, Node::directory);
+    if (!point) return std::unexpected(point.error());
+    auto mnt = new_fs(type, options, attrs_for(op));
+    if (!mnt) return std::unexpected(mnt.error());
+    return attach(mnt->get(), point->get());
+  }
+
+  Status tmpfs(const MountOp& op) {
+    std::string size = op.size ? std::to_string(*op.size) : "";
+    if (op.size) return fresh(op, "tmpfs", {{"mode", octal(op.mode)}, {"size", size}});
+    return fresh(op, "tmpfs", {{"mode", octal(op.mode)}});
+  }
+
+  Status symlink(const MountOp& op) {
+    auto [parent_path, name] = sys::split_parent(op.target);
+    auto parent = sys::make_dirs_in_root(root, parent_path);
+    if (!parent) return std::unexpected(parent.error());
+    if (::symlinkat(op.source.c_str(), parent->get(), name.c_str()) != 0) return fail_errno("symlink " + op.target);
+    return {};
+  }
+
+  Status file(const MountOp& op) {
+    auto content = scratch_file(root, scratch_files++, op.content, op.mode);
+    if (!content) return std::unexpected(content.error());
+    auto point = mount_point(root, op.target, Node::file);
+    if (!point) return std::unexpected(point.error());
+    return bind_tree(content->get(), point->get(), attrs_for(op) | MOUNT_ATTR_RDONLY);
+  }
+
+  // /dev/null would read as empty too, but needs a device-enabled mount; an empty read-only
+  // file (or an empty read-only tmpfs for a directory) hides the original just as well.
+  Status mask(const MountOp& op) {
+    auto target = sys::open_in_root(root, op.target, O_PATH | O_NOFOLLOW);
+    if (!target) return op.optional && target.error().code == ENOENT ? Status{} : Status(std::unexpected(target.error()));
+    struct stat st{};
+    if (::fstat(target->get(), &st) != 0) return fail_errno("stat " + op.target);
+    const uint64_t attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+    if (S_ISDIR(st.st_mode)) {
+      auto mnt = new_fs("tmpfs", {{"mode", "555"}, {"size", "4096"}}, attrs);
+      if (!mnt) return std::unexpected(mnt.error());
+      return attach(mnt->get(), target->get());
+    }
+    auto empty = scratch_file(root, scratch_files++, "", 0444);
+    if (!empty) return std::unexpected(empty.error());
+    return bind_tree(empty->get(), target->get(), attrs);
+  }
+
+  Status read_only(const MountOp& op) {
+    auto target = sys::open_in_root(root, op.target, O_PATH | O_NOFOLLOW);
+    if (!target) return op.optional && target.error().code == ENOENT ? Status{} : Status(std::unexpected(target.error()));
+    auto mount_root = sys::is_mount_root(target->get());
+    if (!mount_root) return std::unexpected(mount_root.error());
+    // A mount of its own (e.g. /dev's tmpfs) is flipped in place, leaving its submounts alone;
+    // a part of a mount (e.g. /proc/sys) is first bound onto itself.
+    if (*mount_root) return set_attrs(target->get(), MOUNT_ATTR_RDONLY, false);
+    return bind_tree(target->get(), target->get(), MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+  }
+
+  Status run(const MountOp& op, int source) {
+    switch (op.kind) {
+      case MountKind::bind: return bind(op, source);
+      case MountKind::tmpfs: return tmpfs(op);
+      case MountKind::proc: return fresh(op, "proc", {});
+      case MountKind::devpts: return fresh(op, "devpts", {{"newinstance", ""}, {"ptmxmode", "0666"}, {"mode", "0620"}});
+      case MountKind::symlink: return symlink(op);
+      case MountKind::file: return file(op);
+      case MountKind::mask: return mask(op);
+      case MountKind::read_only: return read_only(op);
+    }
+    return fail(EINVAL, "unknown mount kind");
+  }
+};
+
+const char* kind_name(MountKind kind) {
+  switch (kind) {
+    case MountKind::bind: return "bind";
+    case MountKind::tmpfs: return "tmpfs";
+    case MountKind::proc: return "proc";
+    case MountKind::devpts: return "devpts";
+    case MountKind::symlink: return "symlink";
+    case MountKind::file: return "file";
+    case MountKind::mask: return "mask";
+    case MountKind::read_only: return "read-only";
+  }
+  return "?";
+}
+
+}  // namespace
+
+Status build_root(ChildContext& ctx) {
+  // The root itself: nosuid, nodev, and made read-only by pivot_root() once complete.
+  auto root = new_fs("tmpfs", {{"mode", "755"}}, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
+  if (!root) return std::unexpected(root.error().context("root tmpfs"));
+  if (::move_mount(root->get(), "", AT_FDCWD, kStagingMountPoint, MOVE_MOUNT_F_EMPTY_PATH) != 0)
+    return fail_errno(std::string("attach the new root at ") + kStagingMountPoint);
+  ctx.root_fd = root->release();
+
+  Builder builder{ctx, ctx.root_fd};
+  const auto& mounts = ctx.plan.mounts;
+  for (size_t i = 0; i < mounts.size(); ++i) {
+    const MountOp& op = mounts[i];
+    if (op.kind == MountKind::bind && ctx.source_fds[i] < 0) continue;  // optional and missing
+    if (auto ok = builder.run(op, ctx.source_fds[i]); !ok) {
+      std::string what = std::string("mount ") + op.target + " (" + kind_name(op.kind) +
+                         (op.source.empty() || op.kind == MountKind::symlink ? "" : " " + op.source) + ")";
+      return std::unexpected(ok.error().context(what));
+    }
+    if (ctx.source_fds[i] >= 0) {
+      ::close(ctx.source_fds[i]);
+      ctx.source_fds[i] = -1;
+    }
+  }
+  return remove_scratch(ctx.root_fd);
+}
+
+Status private_mounts(ChildContext&) {
+  // Before any mount: nothing we do below may propagate back into the host's namespace.
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return fail_errno("make / private");
+  return {};
+}
+
+Status open_sources(ChildContext& ctx) {
+  // Opened with the caller's file access, before become_jail_user: a root caller may bind a
+  // directory only root can reach. The fds are O_PATH: nothing is read through them.
+  const auto& mounts = ctx.plan.mounts;
+  ctx.source_fds.assign(mounts.size(), -1);
+  for (size_t i = 0; i < mounts.size(); ++i) {
+    if (mounts[i].kind != MountKind::bind) continue;
+    int fd = ::open(mounts[i].source.c_str(), O_PATH | O_CLOEXEC);
+    if (fd < 0) {
+      if (mounts[i].optional && (errno == ENOENT || errno == ENOTDIR)) continue;
+      return fail_errno("bind source " + mounts[i].source);
+    }
+    ctx.source_fds[i] = fd;
+  }
+  return {};
+}
+
+}  // namespace aj::jail::steps

@@ -1,0 +1,142 @@
+// plan::build: the one place where the policy, the host and the command line meet.
+#include <sched.h>
+#include <sys/capability.h>
+#include <sys/resource.h>
+
+#include <cmath>
+
+#include "jail/sync.h"
+#include "plan/mounts.h"
+#include "plan/plan.h"
+
+namespace aj::plan {
+namespace {
+
+constexpr const char* kDefaultPath = "/usr/local/bin:/usr/bin:/bin";
+
+uint64_t clone_flags_for(const policy::Namespaces& ns) {
+  // user, mount and pid are not optional (policy validation refuses false): the fresh root,
+  // the id mapping and the kill-everything-at-the-end guarantee are built on them.
+  uint64_t flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID;
+  if (ns.ipc) flags |= CLONE_NEWIPC;
+  if (ns.uts) flags |= CLONE_NEWUTS;
+  if (ns.net) flags |= CLONE_NEWNET;
+  if (ns.cgroup) flags |= CLONE_NEWCGROUP;
+  return flags;
+}
+
+std::vector<std::string> environment(const policy::Process& process,
+                                     const std::map<std::string, std::string>& caller_env, std::string* path) {
+  // The environment starts empty: the policy's env, then pass_env names the caller has set.
+  std::map<std::string, std::string> env = process.env;
+  for (const auto& name : process.pass_env) {
+    auto it = caller_env.find(name);
+    if (it != caller_env.end()) env[name] = it->second;
+  }
+  auto found = env.find("PATH");
+  *path = found != env.end() ? found->second : kDefaultPath;
+  std::vector<std::string> out;
+  out.reserve(env.size());
+  for (const auto& [name, value] : env) out.push_back(name + "=" + value);
+  return out;
+}
+
+Rlimit rlimit(int resource, const char* name, uint64_t value) { return {resource, name, value, value}; }
+
+std::vector<Rlimit> rlimits_for(const policy::Limits& limits, const cgroup::Enforcement& cgroup) {
+  // "unlimited" leaves the caller's own limit in place: raising a hard limit needs privileges
+  // agentjail does not use.
+  std::vector<Rlimit> out;
+  if (limits.file_size_bytes) out.push_back(rlimit(RLIMIT_FSIZE, "RLIMIT_FSIZE", *limits.file_size_bytes));
+  if (limits.open_files) out.push_back(rlimit(RLIMIT_NOFILE, "RLIMIT_NOFILE", *limits.open_files));
+  if (limits.stack_bytes) out.push_back(rlimit(RLIMIT_STACK, "RLIMIT_STACK", *limits.stack_bytes));
+  out.push_back(rlimit(RLIMIT_CORE, "RLIMIT_CORE", limits.core_size_bytes));
+  if (limits.cpu_time_ms) {
+    // Per process, a backstop to the whole-jail limit the supervisor enforces from the cgroup
+    // (or the only CPU limit without one): SIGXCPU at the soft limit, SIGKILL a second later.
+    uint64_t seconds = std::max<uint64_t>(1, (*limits.cpu_time_ms + 999) / 1000);
+    out.push_back({RLIMIT_CPU, "RLIMIT_CPU", seconds, seconds + 1});
+  }
+  if (cgroup.rlimit_as && limits.memory_bytes) out.push_back(rlimit(RLIMIT_AS, "RLIMIT_AS", *limits.memory_bytes));
+  if (cgroup.rlimit_nproc && limits.pids) out.push_back(rlimit(RLIMIT_NPROC, "RLIMIT_NPROC", *limits.pids));
+  return out;
+}
+
+Result<std::vector<int>> capability_values(const std::vector<std::string>& names) {
+  std::vector<int> values;
+  for (const auto& name : names) {
+    cap_value_t value;
+    if (cap_from_name(("cap_" + name).c_str(), &value) != 0)
+      return fail(EINVAL, "capabilities.keep: unknown capability \"" + name + "\"");
+    values.push_back(value);
+  }
+  return values;
+}
+
+}  // namespace
+
+Result<Plan> build(const policy::Policy& policy, const host::Host& host, std::vector<std::string> argv,
+                   const std::map<std::string, std::string>& caller_env) {
+  if (argv.empty()) return fail(EINVAL, "no command given");
+  Plan plan;
+
+  // Identity: exactly one uid and one gid of the host are visible in the jail. Run by root,
+  // the jail's user becomes an unprivileged host uid; run by anyone else, that user.
+  const auto& process = policy.process;
+  plan.caller_is_root = host.is_root();
+  plan.jail_uid = process.user;
+  plan.jail_gid = process.group;
+  if (plan.caller_is_root) {
+    plan.uid_map = {process.user, process.host_user, 1};
+    plan.gid_map = {process.group, process.host_group, 1};
+    plan.clear_groups = true;
+  } else {
+    plan.uid_map = {process.user, static_cast<uint32_t>(host.euid), 1};
+    plan.gid_map = {process.group, static_cast<uint32_t>(host.egid), 1};
+    plan.deny_setgroups = true;  // the kernel's condition for an unprivileged gid_map
+  }
+
+  plan.clone_flags = clone_flags_for(policy.namespaces);
+  plan.loopback_up = policy.network.mode == policy::NetworkMode::loopback;
+  if (policy.namespaces.uts) plan.hostname = process.hostname;
+  plan.mounts = expand_mounts(policy.filesystem.mounts);
+
+  plan.argv = std::move(argv);
+  plan.env = environment(process, caller_env, &plan.path_env);
+  plan.cwd = process.cwd;
+  plan.umask = process.umask;
+  plan.new_session = process.new_session;
+
+  plan.limits = policy.limits;
+  plan.wall_time_ms = policy.limits.wall_time_ms;
+  plan.cpu_time_ms = policy.limits.cpu_time_ms;
+  plan.output_bytes = policy.limits.output_bytes;
+  plan.cgroup = cgroup::decide(policy.limits, host);
+  plan.rlimits = rlimits_for(policy.limits, plan.cgroup);
+  plan.enforcement.cgroup = plan.cgroup.kind;
+  plan.warnings = plan.cgroup.warnings;
+
+  auto caps = capability_values(policy.capabilities.keep);
+  if (!caps) return std::unexpected(caps.error());
+  plan.keep_caps = std::move(*caps);
+
+  const auto& sc = policy.seccomp;
+  plan.seccomp.default_action = sc.default_action;
+  plan.seccomp.errno_value = sc.errno_value;
+  plan.seccomp.allow = sc.allow;
+  plan.seccomp.deny = sc.deny;
+  plan.seccomp.network = policy.network.mode;
+  plan.seccomp.keep_caps = policy.capabilities.keep;
+  plan.seccomp.sync_fd = jail::kChildSyncFd;
+  plan.seccomp.notify = sc.notify && host.seccomp_notify;
+  plan.enforcement.seccomp = host.seccomp;
+  if (!host.seccomp) return fail(ENOSYS, "this kernel has no seccomp filter support; agentjail will not run without it");
+  if (sc.notify && !host.seccomp_notify)
+    plan.warnings.push_back("seccomp.notify: this kernel has no seccomp user notification; refused calls get errno "
+                            "but are not listed in violations");
+  plan.enforcement.landlock = false;
+  plan.enforcement.userns = true;
+  return plan;
+}
+
+}  // namespace aj::plan

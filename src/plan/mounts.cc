@@ -1,0 +1,81 @@
+#include "plan/mounts.h"
+
+namespace aj::plan {
+namespace {
+
+// The parts of procfs that leak host information or accept writes that matter even from
+// inside a user namespace. The lists follow runc's and crun's defaults (masked paths and
+// read-only paths), plus kallsyms, kmsg and vmallocinfo. Entries a kernel lacks are skipped.
+constexpr const char* kProcMaskedFiles[] = {
+    "kcore", "kallsyms", "kmsg", "keys", "key-users", "latency_stats", "timer_list", "timer_stats",
+    "sched_debug", "vmallocinfo", "config.gz", "pagetypeinfo", "slabinfo",
+};
+constexpr const char* kProcMaskedDirs[] = {"acpi", "asound", "scsi", "firmware", "driver"};
+constexpr const char* kProcReadOnly[] = {"sys", "sysrq-trigger", "irq", "bus", "fs"};
+
+// The host's device nodes bound into /dev: harmless character devices every program expects.
+constexpr const char* kDevices[] = {"null", "zero", "full", "random", "urandom", "tty"};
+
+void add_proc(std::vector<MountOp>& ops, const policy::Mount& mount) {
+  ops.push_back({.kind = MountKind::proc, .target = mount.target, .noexec = true});
+  for (const char* name : kProcMaskedFiles)
+    ops.push_back({.kind = MountKind::mask, .target = join_path(mount.target, name), .optional = true});
+  for (const char* name : kProcMaskedDirs)
+    ops.push_back({.kind = MountKind::mask, .target = join_path(mount.target, name), .optional = true});
+  for (const char* name : kProcReadOnly)
+    ops.push_back({.kind = MountKind::read_only, .target = join_path(mount.target, name), .optional = true});
+}
+
+void add_dev(std::vector<MountOp>& ops, const policy::Mount& mount) {
+  const std::string& dev = mount.target;
+  // A small tmpfs holds the mount points and links; it is made read-only once populated.
+  ops.push_back({.kind = MountKind::tmpfs, .target = dev, .noexec = true, .size = 64 * 1024, .mode = 0755});
+  for (const char* name : kDevices)
+    ops.push_back({.kind = MountKind::bind, .source = join_path("/dev", name), .target = join_path(dev, name),
+                   .noexec = true, .nodev = false});
+  // A private devpts instance: the jail's ptys are its own, the host's are invisible.
+  ops.push_back({.kind = MountKind::devpts, .target = join_path(dev, "pts"), .noexec = true, .nodev = false});
+  ops.push_back({.kind = MountKind::symlink, .source = "pts/ptmx", .target = join_path(dev, "ptmx")});
+  ops.push_back({.kind = MountKind::tmpfs, .target = join_path(dev, "shm"), .noexec = true, .size = 64ull << 20,
+                 .mode = 01777});
+  ops.push_back({.kind = MountKind::symlink, .source = "/proc/self/fd", .target = join_path(dev, "fd")});
+  ops.push_back({.kind = MountKind::symlink, .source = "/proc/self/fd/0", .target = join_path(dev, "stdin")});
+  ops.push_back({.kind = MountKind::symlink, .source = "/proc/self/fd/1", .target = join_path(dev, "stdout")});
+  ops.push_back({.kind = MountKind::symlink, .source = "/proc/self/fd/2", .target = join_path(dev, "stderr")});
+  ops.push_back({.kind = MountKind::read_only, .target = dev});
+}
+
+}  // namespace
+
+std::string join_path(const std::string& base, const std::string& rest) {
+  if (base.empty() || base.back() != '/') return base + "/" + rest;
+  return base + rest;
+}
+
+std::vector<MountOp> expand_mounts(const std::vector<policy::Mount>& mounts) {
+  std::vector<MountOp> ops;
+  for (const auto& mount : mounts) {
+    switch (mount.type) {
+      case policy::MountType::bind:
+        ops.push_back({.kind = MountKind::bind, .source = mount.source, .target = mount.target,
+                       .read_only = mount.read_only, .optional = mount.optional, .noexec = !mount.exec});
+        break;
+      case policy::MountType::tmpfs:
+        ops.push_back({.kind = MountKind::tmpfs, .target = mount.target, .read_only = mount.read_only,
+                       .noexec = !mount.exec, .size = mount.size, .mode = mount.mode.value_or(0755)});
+        break;
+      case policy::MountType::proc: add_proc(ops, mount); break;
+      case policy::MountType::dev: add_dev(ops, mount); break;
+      case policy::MountType::symlink:
+        ops.push_back({.kind = MountKind::symlink, .source = mount.source, .target = mount.target});
+        break;
+      case policy::MountType::file:
+        ops.push_back({.kind = MountKind::file, .target = mount.target, .read_only = true, .noexec = !mount.exec,
+                       .mode = 0444, .content = mount.content});
+        break;
+    }
+  }
+  return ops;
+}
+
+}  // namespace aj::plan

@@ -1,0 +1,41 @@
+#include "supervise/outcome.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+namespace aj::supervise {
+
+using report::Status;
+
+Outcome classify(const Observed& o) {
+  if (o.setup_error) return {Status::setup_error, std::nullopt, std::nullopt, o.setup_error};
+  // Limits agentjail enforced itself come first: whatever the command's status says, it is
+  // the consequence of our SIGKILL.
+  if (o.interrupted_by)
+    return {Status::signal, std::nullopt, o.interrupted_by,
+            "agentjail received " + report::signal_name(*o.interrupted_by) + "; the jail was killed"};
+  if (o.timed_out) return {Status::timeout, std::nullopt, SIGKILL, std::nullopt};
+  if (o.cpu_exceeded) return {Status::cpu_limit, std::nullopt, SIGKILL, std::nullopt};
+  if (o.seccomp_kill) return {Status::seccomp, std::nullopt, SIGSYS, std::nullopt};
+  if (o.exec_failure) return {Status::exit, o.exec_failure, std::nullopt, o.exec_error};
+  if (!o.command_status) return {Status::setup_error, std::nullopt, std::nullopt, "the jail's init ended without a report"};
+
+  const int status = *o.command_status;
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    const bool cpu_spent = o.cpu_used_ms && o.cpu_limit_ms && *o.cpu_used_ms >= static_cast<double>(*o.cpu_limit_ms);
+    if (sig == SIGKILL && o.oom_killed) return {Status::memory_limit, std::nullopt, sig, std::nullopt};
+    if (sig == SIGXCPU || (sig == SIGKILL && cpu_spent)) return {Status::cpu_limit, std::nullopt, sig, std::nullopt};
+    if (sig == SIGSYS && o.seccomp_action == policy::SeccompAction::kill)
+      return {Status::seccomp, std::nullopt, sig, std::nullopt};
+    if (o.pids_max_hit) return {Status::pids_limit, std::nullopt, sig, std::nullopt};
+    return {Status::signal, std::nullopt, sig, std::nullopt};
+  }
+  const int code = WEXITSTATUS(status);
+  if (code == 0) return {Status::ok, 0, std::nullopt, std::nullopt};
+  if (o.oom_killed) return {Status::memory_limit, code, std::nullopt, std::nullopt};
+  if (o.pids_max_hit) return {Status::pids_limit, code, std::nullopt, std::nullopt};
+  return {Status::exit, code, std::nullopt, std::nullopt};
+}
+
+}  // namespace aj::supervise

@@ -1,0 +1,37 @@
+// What happened to the run, decided from what the supervisor observed. Pure.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "policy/model.h"
+#include "report/report.h"
+
+namespace aj::supervise {
+
+struct Observed {
+  std::optional<std::string> setup_error;  // "step: message: errno text"
+  std::optional<int> exec_failure;         // 126 or 127
+  std::optional<std::string> exec_error;   // its message
+  std::optional<int> command_status;       // wait status of the command, reported by pid 1
+  std::optional<int> interrupted_by;       // a signal agentjail itself received
+  bool timed_out = false;                  // wall_time reached
+  bool cpu_exceeded = false;               // whole-jail cpu_time reached (cgroup)
+  bool seccomp_kill = false;               // the filter's action was kill
+  bool oom_killed = false;                 // the cgroup saw an OOM kill
+  bool pids_max_hit = false;               // the cgroup refused a fork at pids.max
+  std::optional<double> cpu_used_ms;       // user + system of the whole jail, when known
+  std::optional<uint64_t> cpu_limit_ms;
+  policy::SeccompAction seccomp_action = policy::SeccompAction::errno_;
+};
+
+struct Outcome {
+  report::Status status = report::Status::setup_error;
+  std::optional<int> exit_code;
+  std::optional<int> signal;
+  std::optional<std::string> error;
+};
+
+Outcome classify(const Observed& observed);
+
+}  // namespace aj::supervise

@@ -1,0 +1,40 @@
+// The supervisor: one poll() loop over everything the run can produce, until the jail is
+// gone and every stream is drained.
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "cgroup/cgroup.h"
+#include "jail/spawn.h"
+#include "plan/plan.h"
+#include "report/report.h"
+#include "supervise/capture.h"
+#include "supervise/outcome.h"
+#include "sys/process.h"
+
+namespace aj::supervise {
+
+struct Inputs {
+  const plan::Plan& plan;
+  jail::Jail& jail;
+  cgroup::JailCgroup* cgroup = nullptr;         // null without cgroup enforcement
+  int signal_fd = -1;                           // signalfd of SIGINT, SIGTERM, SIGHUP, SIGQUIT
+  std::optional<BoundedCapture>* stdout_capture = nullptr;  // --json only
+  std::optional<BoundedCapture>* stderr_capture = nullptr;
+  double started_ms = 0;                        // monotonic, when the jail was cloned
+};
+
+struct Supervised {
+  Observed observed;
+  sys::WaitResult init_wait;  // rusage of the whole jail (every process pid 1 reaped)
+  double wall_ms = 0;
+  std::vector<report::Violation> violations;
+  uint64_t violations_dropped = 0;
+};
+
+// Runs until pid 1 of the jail has exited and every stream is at EOF. Enforces wall_time
+// and the whole-jail cpu_time; answers seccomp notifications; logs steps with -v.
+Supervised run(Inputs& inputs);
+
+}  // namespace aj::supervise

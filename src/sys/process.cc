@@ -1,0 +1,73 @@
+#include "sys/process.h"
+
+#include <linux/sched.h>
+#include <signal.h>
+#include <sys/pidfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <string>
+#include <utility>
+
+namespace aj::sys {
+
+Result<pid_t> clone3_fork(uint64_t flags, UniqueFd* pidfd, int cgroup_fd) {
+  int raw_pidfd = -1;
+  clone_args args{};
+  args.flags = flags | CLONE_PIDFD;
+  args.pidfd = reinterpret_cast<uint64_t>(&raw_pidfd);
+  args.exit_signal = SIGCHLD;
+  if (cgroup_fd >= 0) {
+    args.flags |= CLONE_INTO_CGROUP;
+    args.cgroup = static_cast<uint64_t>(cgroup_fd);
+  }
+  long ret = ::syscall(SYS_clone3, &args, sizeof args);
+  if (ret < 0) return fail_errno("clone3");
+  if (ret == 0) return 0;
+  pidfd->reset(raw_pidfd);
+  return static_cast<pid_t>(ret);
+}
+
+ScopedChild::ScopedChild(ScopedChild&& other) noexcept
+    : pid_(std::exchange(other.pid_, 0)), pidfd_(std::move(other.pidfd_)) {}
+
+ScopedChild& ScopedChild::operator=(ScopedChild&& other) noexcept {
+  if (this != &other) {
+    this->~ScopedChild();
+    pid_ = std::exchange(other.pid_, 0);
+    pidfd_ = std::move(other.pidfd_);
+  }
+  return *this;
+}
+
+ScopedChild::~ScopedChild() {
+  if (pid_ <= 0) return;
+  kill(SIGKILL);
+  (void)wait();
+}
+
+void ScopedChild::kill(int signal) const {
+  if (pid_ > 0 && pidfd_) (void)::pidfd_send_signal(pidfd_.get(), signal, nullptr, 0);
+}
+
+Result<WaitResult> ScopedChild::wait() {
+  if (pid_ <= 0) return fail(ECHILD, "wait: no child");
+  WaitResult result;
+  while (true) {
+    pid_t got = ::wait4(pid_, &result.status, __WALL, &result.usage);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return fail_errno("wait4 " + std::to_string(pid_));
+    pid_ = 0;
+    return result;
+  }
+}
+
+double monotonic_ms() {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<double>(now.tv_sec) * 1e3 + static_cast<double>(now.tv_nsec) / 1e6;
+}
+
+}  // namespace aj::sys
