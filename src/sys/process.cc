@@ -2,7 +2,6 @@
 
 #include <linux/sched.h>
 #include <signal.h>
-#include <sys/pidfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -49,7 +48,8 @@ ScopedChild::~ScopedChild() {
 }
 
 void ScopedChild::kill(int signal) const {
-  if (pid_ > 0 && pidfd_) (void)::pidfd_send_signal(pidfd_.get(), signal, nullptr, 0);
+  // Raw syscall: bookworm's <sys/pidfd.h> lacks extern "C", so its wrapper cannot be linked from C++.
+  if (pid_ > 0 && pidfd_) (void)::syscall(SYS_pidfd_send_signal, pidfd_.get(), signal, nullptr, 0);
 }
 
 Result<WaitResult> ScopedChild::wait() {

@@ -1,0 +1,170 @@
+"""SPEC §2, §4, §5: exit codes, statuses and every report field, in both output modes."""
+import json
+import os
+import subprocess
+import textwrap
+
+import pytest
+
+from conftest import AGENTJAIL, requires_userns, run
+
+pytestmark = requires_userns
+
+REPORT_KEYS = {"schema", "agentjail", "id", "policy", "command", "status", "exit_code", "signal",
+               "started_at", "wall_time_ms", "cpu", "memory", "pids", "limits", "enforcement",
+               "violations", "warnings", "error"}
+CAPTURE_KEYS = {"stdout", "stderr", "stdout_bytes", "stderr_bytes", "stdout_truncated", "stderr_truncated"}
+
+
+def check_report_shape(report):
+    assert REPORT_KEYS <= set(report), REPORT_KEYS - set(report)
+    assert report["schema"] == 1
+    assert set(report["policy"]) == {"name", "source", "sha256"}
+    assert set(report["cpu"]) == {"user_ms", "system_ms"}
+    assert set(report["memory"]) == {"peak_bytes", "source"}
+    assert set(report["limits"]) == {"wall_time_ms", "cpu_time_ms", "memory_bytes", "pids"}
+    assert set(report["enforcement"]) == {"userns", "cgroup", "seccomp", "landlock"}
+    assert report["status"] in {"ok", "exit", "signal", "timeout", "cpu_limit", "memory_limit", "pids_limit",
+                                "seccomp", "setup_error"}
+    assert report["started_at"].endswith("Z")
+
+
+def test_exit_zero_is_ok():
+    r = run("/bin/true", policy="shell")
+    assert r.code == 0, r
+    check_report_shape(r.report)
+    assert r.report["status"] == "ok" and r.report["exit_code"] == 0 and r.report["signal"] is None
+    assert r.report["policy"]["name"] == "shell" and r.report["policy"]["source"] == "builtin:shell"
+    assert len(r.report["policy"]["sha256"]) == 64
+    assert r.report["command"] == ["/bin/true"]
+    assert r.report["enforcement"]["userns"] is True and r.report["enforcement"]["seccomp"] is True
+
+
+def test_exit_three():
+    r = run("/bin/sh", "-c", "exit 3", policy="shell")
+    assert r.code == 3, r
+    assert r.report["status"] == "exit" and r.report["exit_code"] == 3
+
+
+@pytest.mark.parametrize("code", [124, 125, 126, 127])
+def test_command_may_exit_with_agentjails_own_codes(code):
+    r = run("/bin/sh", "-c", f"exit {code}", policy="shell")
+    assert r.code == code
+    assert r.report["status"] == "exit" and r.report["exit_code"] == code
+
+
+def test_sigsegv():
+    r = run("python3", "-c", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)", policy="python")
+    assert r.code == 128 + 11, r
+    assert r.report["status"] == "signal" and r.report["signal"] == "SIGSEGV" and r.report["exit_code"] is None
+
+
+def test_wall_time_limit():
+    r = run("/bin/sleep", "30", policy="shell", options=["--time", "500ms"])
+    assert r.code == 124, r
+    assert r.report["status"] == "timeout"
+    assert 400 <= r.report["wall_time_ms"] < 5000, r.report
+    assert r.report["limits"]["wall_time_ms"] == 500
+
+
+def test_not_found():
+    r = run("no-such-command-anywhere", policy="shell")
+    assert r.code == 127, r
+    assert r.report["exit_code"] == 127 and r.report["error"], r.report
+
+
+def test_not_executable(workdir):
+    path = os.path.join(workdir, "script")
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\necho hi\n")
+    os.chmod(path, 0o644)
+    r = run("/data/script", policy="shell", options=["--ro", f"{workdir}:/data"])
+    assert r.code == 126, r
+    assert r.report["exit_code"] == 126
+
+
+def test_json_mode_captures_both_streams():
+    r = run("/bin/sh", "-c", "echo out; echo err >&2; exit 5", policy="shell", json_mode=True)
+    assert r.code == 5, r
+    check_report_shape(r.report)
+    assert CAPTURE_KEYS <= set(r.report)
+    assert r.report["stdout"] == "out\n" and r.report["stderr"] == "err\n"
+    assert r.report["stdout_bytes"] == 4 and not r.report["stdout_truncated"]
+
+
+def test_json_mode_replaces_invalid_utf8():
+    r = run("python3", "-c", "import sys; sys.stdout.buffer.write(b'ok\\xff\\xfe!')", policy="python", json_mode=True)
+    assert r.report["stdout"] == "ok\ufffd\ufffd!", r.report
+
+
+def test_json_mode_setup_error_still_reports():
+    r = run("/bin/true", policy="/nonexistent/policy.toml", json_mode=True)
+    assert r.code == 125, r
+    assert r.report["status"] == "setup_error" and r.report["error"], r.report
+    check_report_shape(r.report)
+
+
+def test_passthrough_prints_nothing_of_its_own():
+    proc = subprocess.run([AGENTJAIL, "run", "-p", "shell", "--", "/bin/echo", "hello"], capture_output=True, text=True)
+    assert proc.returncode == 0
+    assert proc.stdout == "hello\n" and proc.stderr == ""
+
+
+def test_one_gibibyte_flood_is_counted_not_buffered(tmp_path):
+    """1 GiB through --json: kept up to limits.output, the rest counted; agentjail stays small."""
+    argv = ["/usr/bin/time", "-f", "%M", AGENTJAIL, "run", "-p", "shell", "--json", "--time", "120s",
+            "--", "/bin/sh", "-c", "head -c 1073741824 /dev/zero"]
+    proc = subprocess.run(argv, capture_output=True, timeout=300)
+    report = json.loads(proc.stdout)
+    assert report["status"] == "ok", report
+    assert report["stdout_bytes"] == 1 << 30
+    assert report["stdout_truncated"] is True
+    assert len(report["stdout"]) == 1 << 20
+    max_rss_kib = int(proc.stderr.decode().strip().splitlines()[-1])
+    assert max_rss_kib < 32 * 1024, f"agentjail used {max_rss_kib} KiB while capturing"
+
+
+def test_bad_flag_is_one_line_and_125():
+    proc = subprocess.run([AGENTJAIL, "run", "--memroy", "1G", "--", "true"], capture_output=True, text=True)
+    assert proc.returncode == 125
+    assert proc.stderr.startswith("agentjail: ") and proc.stderr.count("\n") == 1, proc.stderr
+
+
+def test_missing_separator_is_an_error():
+    proc = subprocess.run([AGENTJAIL, "run", "-p", "shell", "true"], capture_output=True, text=True)
+    assert proc.returncode == 125
+    assert "--" in proc.stderr and proc.stderr.startswith("agentjail: ")
+
+
+def test_report_file_in_passthrough_mode(tmp_path):
+    path = tmp_path / "r.json"
+    proc = subprocess.run([AGENTJAIL, "run", "-p", "shell", "--report", str(path), "--", "/bin/echo", "x"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout == "x\n"
+    report = json.loads(path.read_text())
+    assert report["status"] == "ok"
+    check_report_shape(report)
+
+
+def test_verbose_logs_each_step():
+    proc = subprocess.run([AGENTJAIL, "run", "-v", "-p", "shell", "--", "/bin/true"], capture_output=True, text=True)
+    assert proc.returncode == 0
+    for step in ("build-root", "pivot-root", "drop-capabilities", "seccomp"):
+        assert f"step {step}:" in proc.stderr, proc.stderr
+
+
+def test_builtin_interpreters_run():
+    assert run("python3", "-c", "print(6*7)", policy="python").stdout == "42\n"
+    assert run("node", "-e", "console.log(6*7)", policy="node").stdout == "42\n"
+    assert run("bash", "-c", "echo $((6*7))", policy="shell").stdout == "42\n"
+
+
+def test_ci_policy_builds_a_c_program(workdir):
+    with open(os.path.join(workdir, "hello.c"), "w") as f:
+        f.write('#include <stdio.h>\nint main(void) { puts("built and ran"); return 0; }\n')
+    with open(os.path.join(workdir, "Makefile"), "w") as f:
+        f.write("hello: hello.c\n\tcc -O2 -o hello hello.c\n")
+    r = run("/bin/sh", "-c", "make && ./hello", policy="ci", options=["--rw", f"{workdir}:/work"], timeout=300)
+    assert r.code == 0, r
+    assert "built and ran" in r.stdout
+    assert os.path.exists(os.path.join(workdir, "hello"))

@@ -1,0 +1,164 @@
+#include "plan/plan.h"
+
+#include <doctest/doctest.h>
+#include <sched.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+
+#include "plan/mounts.h"
+
+using namespace aj;
+
+namespace {
+
+host::Host fake_host(uid_t euid) {
+  host::Host host;
+  host.uid = host.euid = euid;
+  host.gid = host.egid = euid == 0 ? 0 : 1000;
+  host.userns = host.unprivileged_userns = true;
+  host.seccomp = host.seccomp_notify = true;
+  return host;
+}
+
+policy::Policy python_like() {
+  policy::Policy p;
+  p.process.env = {{"PATH", "/usr/bin:/bin"}, {"HOME", "/tmp"}};
+  p.process.pass_env = {"TERM", "MISSING"};
+  p.filesystem.mounts.push_back({.type = policy::MountType::bind, .source = "/usr", .target = "/usr"});
+  p.filesystem.mounts.push_back({.type = policy::MountType::proc, .target = "/proc", .read_only = false});
+  p.filesystem.mounts.push_back({.type = policy::MountType::dev, .target = "/dev", .read_only = false});
+  return p;
+}
+
+const plan::MountOp* find_op(const plan::Plan& plan, const std::string& target) {
+  for (const auto& op : plan.mounts)
+    if (op.target == target) return &op;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("root caller maps the jail user to an unprivileged host uid") {
+  auto plan = plan::build(python_like(), fake_host(0), {"python3"}, {});
+  REQUIRE(plan);
+  CHECK(plan->uid_map.inside == 65534);
+  CHECK(plan->uid_map.outside == 65534);
+  CHECK(plan->uid_map.count == 1);
+  CHECK(plan->clear_groups);
+  CHECK_FALSE(plan->deny_setgroups);
+}
+
+TEST_CASE("ordinary caller maps itself and gives up setgroups") {
+  auto plan = plan::build(python_like(), fake_host(1000), {"python3"}, {});
+  REQUIRE(plan);
+  CHECK(plan->uid_map.outside == 1000);
+  CHECK(plan->gid_map.outside == 1000);
+  CHECK(plan->deny_setgroups);
+  CHECK_FALSE(plan->clear_groups);
+}
+
+TEST_CASE("host_user decides the host uid for root callers") {
+  auto policy = python_like();
+  policy.process.host_user = 4242;
+  policy.process.host_group = 4343;
+  auto plan = plan::build(policy, fake_host(0), {"x"}, {});
+  REQUIRE(plan);
+  CHECK(plan->uid_map.outside == 4242);
+  CHECK(plan->gid_map.outside == 4343);
+}
+
+TEST_CASE("environment is the policy's plus pass_env names that are set") {
+  auto plan = plan::build(python_like(), fake_host(1000), {"x"}, {{"TERM", "xterm"}, {"SECRET", "s"}});
+  REQUIRE(plan);
+  CHECK(plan->env == std::vector<std::string>{"HOME=/tmp", "PATH=/usr/bin:/bin", "TERM=xterm"});
+  CHECK(plan->path_env == "/usr/bin:/bin");
+}
+
+TEST_CASE("namespaces follow the policy, user/mount/pid always") {
+  auto policy = python_like();
+  policy.namespaces.net = false;
+  policy.namespaces.uts = false;
+  policy.network.mode = policy::NetworkMode::host;
+  auto plan = plan::build(policy, fake_host(1000), {"x"}, {});
+  REQUIRE(plan);
+  CHECK((plan->clone_flags & CLONE_NEWUSER));
+  CHECK((plan->clone_flags & CLONE_NEWNS));
+  CHECK((plan->clone_flags & CLONE_NEWPID));
+  CHECK_FALSE((plan->clone_flags & CLONE_NEWNET));
+  CHECK_FALSE((plan->clone_flags & CLONE_NEWUTS));
+  CHECK(plan->hostname.empty());
+}
+
+TEST_CASE("proc gets masks and read-only parts, dev becomes the minimal tree") {
+  auto plan = plan::build(python_like(), fake_host(1000), {"x"}, {});
+  REQUIRE(plan);
+  const auto* kcore = find_op(*plan, "/proc/kcore");
+  REQUIRE(kcore);
+  CHECK(kcore->kind == plan::MountKind::mask);
+  const auto* sys = find_op(*plan, "/proc/sys");
+  REQUIRE(sys);
+  CHECK(sys->kind == plan::MountKind::read_only);
+  const auto* null = find_op(*plan, "/dev/null");
+  REQUIRE(null);
+  CHECK(null->kind == plan::MountKind::bind);
+  CHECK_FALSE(null->nodev);
+  const auto* pts = find_op(*plan, "/dev/pts");
+  REQUIRE(pts);
+  CHECK(pts->kind == plan::MountKind::devpts);
+  // Everything but the device binds and devpts is nodev.
+  for (const auto& op : plan->mounts)
+    if (op.kind != plan::MountKind::devpts && op.source.rfind("/dev/", 0) != 0) CHECK(op.nodev);
+  // /dev itself is made read-only after it is populated.
+  CHECK(plan->mounts.back().kind == plan::MountKind::read_only);
+  CHECK(plan->mounts.back().target == "/dev");
+}
+
+TEST_CASE("mount order is the policy's") {
+  auto plan = plan::build(python_like(), fake_host(1000), {"x"}, {});
+  REQUIRE(plan);
+  CHECK(plan->mounts.front().target == "/usr");
+  auto proc = std::find_if(plan->mounts.begin(), plan->mounts.end(), [](auto& op) { return op.target == "/proc"; });
+  auto dev = std::find_if(plan->mounts.begin(), plan->mounts.end(), [](auto& op) { return op.target == "/dev"; });
+  CHECK(proc < dev);
+}
+
+TEST_CASE("rlimits come from the policy; unlimited leaves the caller's") {
+  auto policy = python_like();
+  policy.limits.open_files = 100;
+  policy.limits.stack_bytes = std::nullopt;
+  auto plan = plan::build(policy, fake_host(1000), {"x"}, {});
+  REQUIRE(plan);
+  auto has = [&](int resource) {
+    return std::any_of(plan->rlimits.begin(), plan->rlimits.end(), [&](auto& r) { return r.resource == resource; });
+  };
+  CHECK(has(RLIMIT_NOFILE));
+  CHECK(has(RLIMIT_CORE));
+  CHECK(has(RLIMIT_CPU));
+  CHECK_FALSE(has(RLIMIT_STACK));
+}
+
+TEST_CASE("kept capabilities are resolved by name") {
+  auto policy = python_like();
+  policy.capabilities.keep = {"CHOWN", "NET_BIND_SERVICE"};
+  auto plan = plan::build(policy, fake_host(1000), {"x"}, {});
+  REQUIRE(plan);
+  CHECK(plan->keep_caps == std::vector<int>{0, 10});
+}
+
+TEST_CASE("no user notification on the host is a warning, not silence") {
+  auto host = fake_host(1000);
+  host.seccomp_notify = false;
+  auto plan = plan::build(python_like(), host, {"x"}, {});
+  REQUIRE(plan);
+  CHECK_FALSE(plan->seccomp.notify);
+  CHECK(std::any_of(plan->warnings.begin(), plan->warnings.end(),
+                    [](auto& w) { return w.find("notif") != std::string::npos; }));
+}
+
+TEST_CASE("an empty command is refused") { CHECK_FALSE(plan::build(python_like(), fake_host(0), {}, {})); }
+
+TEST_CASE("join_path") {
+  CHECK(plan::join_path("/proc", "sys") == "/proc/sys");
+  CHECK(plan::join_path("/", "x") == "/x");
+}

@@ -1,0 +1,158 @@
+#include "report/report.h"
+
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "supervise/capture.h"
+#include "supervise/outcome.h"
+
+using namespace aj;
+using report::Status;
+
+namespace {
+int exited(int code) { return code << 8; }
+int killed(int sig) { return sig; }
+}  // namespace
+
+TEST_CASE("outcome: exit statuses") {
+  supervise::Observed o;
+  o.command_status = exited(0);
+  CHECK(supervise::classify(o).status == Status::ok);
+  o.command_status = exited(3);
+  auto out = supervise::classify(o);
+  CHECK(out.status == Status::exit);
+  CHECK(out.exit_code == 3);
+  o.command_status = killed(SIGSEGV);
+  out = supervise::classify(o);
+  CHECK(out.status == Status::signal);
+  CHECK(out.signal == SIGSEGV);
+  CHECK_FALSE(out.exit_code);
+}
+
+TEST_CASE("outcome: limits agentjail enforced win over the command's status") {
+  supervise::Observed o;
+  o.command_status = killed(SIGKILL);
+  o.timed_out = true;
+  CHECK(supervise::classify(o).status == Status::timeout);
+  o.timed_out = false;
+  o.cpu_exceeded = true;
+  CHECK(supervise::classify(o).status == Status::cpu_limit);
+  o.cpu_exceeded = false;
+  o.oom_killed = true;
+  CHECK(supervise::classify(o).status == Status::memory_limit);
+  o.oom_killed = false;
+  o.command_status = killed(SIGXCPU);
+  CHECK(supervise::classify(o).status == Status::cpu_limit);
+}
+
+TEST_CASE("outcome: pids_limit only when the command then failed") {
+  supervise::Observed o;
+  o.pids_max_hit = true;
+  o.command_status = exited(0);
+  CHECK(supervise::classify(o).status == Status::ok);
+  o.command_status = exited(1);
+  CHECK(supervise::classify(o).status == Status::pids_limit);
+}
+
+TEST_CASE("outcome: seccomp kill") {
+  supervise::Observed o;
+  o.command_status = killed(SIGSYS);
+  o.seccomp_action = policy::SeccompAction::kill;
+  CHECK(supervise::classify(o).status == Status::seccomp);
+  o.seccomp_action = policy::SeccompAction::errno_;
+  CHECK(supervise::classify(o).status == Status::signal);
+}
+
+TEST_CASE("outcome: setup errors and exec failures") {
+  supervise::Observed o;
+  o.setup_error = "build-root: mount /x: No such file or directory";
+  auto out = supervise::classify(o);
+  CHECK(out.status == Status::setup_error);
+  CHECK(out.error == o.setup_error);
+  supervise::Observed e;
+  e.exec_failure = 127;
+  e.exec_error = "python4: command not found";
+  e.command_status = exited(127);
+  out = supervise::classify(e);
+  CHECK(out.status == Status::exit);
+  CHECK(out.exit_code == 127);
+  supervise::Observed none;
+  CHECK(supervise::classify(none).status == Status::setup_error);
+}
+
+TEST_CASE("exit codes follow SPEC §5") {
+  report::Report r;
+  r.status = Status::ok;
+  CHECK(report::exit_code(r) == 0);
+  r.status = Status::exit;
+  r.exit_code = 126;
+  CHECK(report::exit_code(r) == 126);
+  r.status = Status::timeout;
+  CHECK(report::exit_code(r) == 124);
+  r.status = Status::cpu_limit;
+  CHECK(report::exit_code(r) == 124);
+  r.status = Status::memory_limit;
+  CHECK(report::exit_code(r) == 137);
+  r.status = Status::setup_error;
+  CHECK(report::exit_code(r) == 125);
+  r.status = Status::signal;
+  r.signal = SIGSEGV;
+  CHECK(report::exit_code(r) == 139);
+}
+
+TEST_CASE("report JSON has every field, null where it does not apply") {
+  report::Report r;
+  r.status = Status::setup_error;
+  r.error = "boom";
+  auto j = report::to_json(r);
+  for (const char* key : {"schema", "agentjail", "id", "policy", "command", "status", "exit_code", "signal",
+                          "started_at", "wall_time_ms", "cpu", "memory", "pids", "limits", "enforcement",
+                          "violations", "warnings", "error"})
+    CHECK_MESSAGE(j.contains(key), key);
+  CHECK(j["exit_code"].is_null());
+  CHECK(j["signal"].is_null());
+  CHECK(j["status"] == "setup_error");
+  CHECK(j["limits"]["memory_bytes"].is_null());
+  CHECK_FALSE(j.contains("stdout"));
+  r.stdout_capture = report::Capture{"hi", 10};
+  j = report::to_json(r);
+  CHECK(j["stdout"] == "hi");
+  CHECK(j["stdout_bytes"] == 10);
+  CHECK(j["stdout_truncated"] == true);
+  CHECK(j["stderr"].is_null());
+}
+
+TEST_CASE("signal names") {
+  CHECK(report::signal_name(SIGKILL) == "SIGKILL");
+  CHECK(report::signal_name(SIGSYS) == "SIGSYS");
+}
+
+TEST_CASE("sanitize_utf8 replaces every invalid sequence") {
+  CHECK(report::sanitize_utf8("plain") == "plain");
+  CHECK(report::sanitize_utf8("\xc3\xa9") == "\xc3\xa9");
+  CHECK(report::sanitize_utf8("a\xff" "b") == "a\xEF\xBF\xBD" "b");
+  CHECK(report::sanitize_utf8("\xc0\xaf") == "\xEF\xBF\xBD\xEF\xBF\xBD");   // overlong '/'
+  CHECK(report::sanitize_utf8("\xed\xa0\x80") == "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");  // surrogate
+  CHECK(report::sanitize_utf8("\xe2\x82") == "\xEF\xBF\xBD\xEF\xBF\xBD");  // cut short
+}
+
+TEST_CASE("run ids are unique and timestamps are UTC") {
+  CHECK(report::new_run_id() != report::new_run_id());
+  CHECK(report::new_run_id().size() == 32);
+  auto ts = report::utc_timestamp_now();
+  CHECK(ts.size() == 24);
+  CHECK(ts.back() == 'Z');
+}
+
+TEST_CASE("bounded capture keeps the head and counts the rest") {
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  supervise::BoundedCapture capture(sys::UniqueFd(fds[0]), 4);
+  REQUIRE(write(fds[1], "0123456789", 10) == 10);
+  close(fds[1]);
+  while (capture.open()) REQUIRE(capture.drain());
+  CHECK(capture.result().kept == "0123");
+  CHECK(capture.result().total == 10);
+  CHECK(capture.result().truncated());
+}
