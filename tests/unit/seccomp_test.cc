@@ -1,0 +1,546 @@
+// The seccomp layer: sets, argument patterns, compile, cache, and the filter's verdicts on real
+// system calls, checked by installing it in a forked child (no root needed).
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/netlink.h>
+#include <linux/seccomp.h>
+#include <sched.h>
+#include <signal.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/personality.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <functional>
+#include <random>
+#include <set>
+
+#include "base/strings.h"
+#include "jail/sync.h"
+#include "policy/builtins.h"
+#include "policy/load.h"
+#include "seccomp/filter.h"
+#include "seccomp/names.h"
+#include "seccomp/notify.h"
+#include "seccomp/rules.h"
+#include "seccomp/sets.h"
+#include "seccomp/spec.h"
+
+using namespace aj;
+using policy::SeccompAction;
+
+namespace {
+
+constexpr int kErrno = ENOMEDIUM;  // unusual on purpose: seeing it proves the filter answered
+
+seccomp::FilterSpec spec_with(SeccompAction action, std::vector<std::string> allow = {"@default"}) {
+  seccomp::FilterSpec spec;
+  spec.default_action = action;
+  spec.errno_value = kErrno;
+  spec.allow = std::move(allow);
+  return spec;
+}
+
+// What a call did in the filtered child: its errno (0 on success) or the signal that killed it.
+struct Verdict {
+  int err = 0;
+  int signal = 0;
+  bool allowed() const { return err == 0 && signal == 0; }
+};
+
+// Forks; the child installs `filter` and makes `call` (returns -1 with errno set, or >= 0). The
+// exit status carries the errno; exit_group is allowed by every filter.
+Verdict run_filtered(const seccomp::Filter& filter, const std::function<long()>& call) {
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    int listener = -1;
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || seccomp::install(filter, &listener) != 0) ::_exit(250);
+    long rc = call();
+    ::_exit(rc >= 0 ? 0 : (errno > 0 && errno < 250 ? errno : 251));
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  if (WIFSIGNALED(status)) return {0, WTERMSIG(status)};
+  REQUIRE(WEXITSTATUS(status) != 250);
+  return {WEXITSTATUS(status), 0};
+}
+
+seccomp::Filter compiled(const seccomp::FilterSpec& spec) {
+  auto filter = seccomp::compile(spec);
+  REQUIRE_MESSAGE(filter.has_value(), (filter ? "" : filter.error().what()));
+  return *filter;
+}
+
+// What a refusal looks like in each mode without notify.
+void check_refused(const Verdict& verdict, SeccompAction action, const char* what) {
+  INFO(what);
+  if (action == SeccompAction::kill) {
+    CHECK(verdict.signal == SIGSYS);
+  } else {
+    CHECK(verdict.signal == 0);
+    CHECK(verdict.err == kErrno);
+  }
+}
+
+long raw_int80(long nr) {
+  long ret;
+  asm volatile("int $0x80" : "=a"(ret) : "a"(nr) : "memory");
+  return ret < 0 && ret > -4096 ? (errno = static_cast<int>(-ret), -1) : ret;
+}
+
+const SeccompAction kModes[] = {SeccompAction::errno_, SeccompAction::kill, SeccompAction::log};
+
+const char* mode_name(SeccompAction action) {
+  return action == SeccompAction::kill ? "kill" : action == SeccompAction::log ? "log" : "errno";
+}
+
+// A run under a notify filter: the child hands its listener over a socket, as the jail's
+// command child does, and the parent answers through seccomp::Listener.
+struct Notified {
+  Verdict verdict;
+  pid_t pid = 0;
+  std::vector<report::Violation> violations;
+  uint64_t dropped = 0;
+  int kill_events = 0;
+};
+
+Notified run_notified(seccomp::FilterSpec spec, const std::function<long()>& call) {
+  int sv[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
+  spec.notify = true;
+  spec.sync_fd = sv[1];
+  auto filter = compiled(spec);
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    int listener = -1;
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || seccomp::install(filter, &listener) != 0) ::_exit(250);
+    jail::Msg msg;
+    msg.type = jail::MsgType::listener;
+    if (jail::send_msg(sv[1], msg, listener) != 0) ::_exit(250);
+    long rc = call();
+    ::_exit(rc >= 0 ? 0 : (errno > 0 && errno < 250 ? errno : 251));
+  }
+  ::close(sv[1]);
+  auto received = jail::recv_msg(sv[0]);
+  ::close(sv[0]);
+  REQUIRE(received.has_value());
+  REQUIRE(received->has_value());
+  REQUIRE((*received)->fd.valid());
+  seccomp::Listener listener(std::move((*received)->fd), spec.default_action, spec.errno_value);
+  Notified out;
+  out.pid = pid;
+  int status = 0;
+  while (true) {
+    pollfd pfd{listener.fd(), POLLIN, 0};
+    if (::poll(&pfd, 1, 20) > 0) {
+      auto event = listener.handle_one();
+      REQUIRE(event.has_value());
+      if (*event == seccomp::Listener::Event::kill_jail) {
+        ++out.kill_events;
+        ::kill(pid, SIGKILL);
+      }
+    }
+    pid_t done = ::waitpid(pid, &status, WNOHANG);
+    REQUIRE(done >= 0);
+    if (done == pid) break;
+  }
+  REQUIRE_FALSE((WIFEXITED(status) && WEXITSTATUS(status) == 250));
+  out.verdict = WIFSIGNALED(status) ? Verdict{0, WTERMSIG(status)} : Verdict{WEXITSTATUS(status), 0};
+  out.violations = listener.violations();
+  out.dropped = listener.dropped();
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("seccomp sets: every member is a known call or set, nothing always-denied is in one") {
+  std::set<std::string> denied;
+  for (const auto& call : seccomp::always_denied()) denied.emplace(call.name);
+  for (const auto& set : seccomp::sets()) {
+    CHECK(set.name.starts_with('@'));
+    CHECK(seccomp::find_set(set.name) == &set);
+    for (auto member : set.members) {
+      INFO(set.name, " ", member);
+      if (member.starts_with('@'))
+        CHECK(seccomp::find_set(member) != nullptr);
+      else
+        CHECK(seccomp::is_syscall_name(member));
+      CHECK_FALSE(denied.contains(std::string(member)));
+    }
+  }
+  for (const auto& call : seccomp::always_denied()) CHECK(seccomp::is_syscall_name(call.name));
+  CHECK_FALSE(seccomp::is_syscall_name("no_such_call"));
+  CHECK(seccomp::find_set("@nope") == nullptr);
+  auto names = seccomp::set_names();
+  CHECK(std::find(names.begin(), names.end(), "@network") != names.end());
+
+  auto all = seccomp::expand("@default");
+  CHECK(std::is_sorted(all.begin(), all.end()));
+  CHECK(std::adjacent_find(all.begin(), all.end()) == all.end());
+  CHECK(all.size() > 250);
+  for (const char* needed : {"execve", "openat", "mmap", "futex", "clone", "wait4", "socket", "epoll_wait", "getrandom"})
+    CHECK(std::binary_search(all.begin(), all.end(), needed));
+  for (const char* absent : {"sync", "mbind", "kcmp", "pidfd_getfd", "syslog", "reboot", "sethostname"})
+    CHECK_FALSE(std::binary_search(all.begin(), all.end(), absent));
+  CHECK(seccomp::expand("@numa").size() == 6);
+}
+
+TEST_CASE("seccomp complement32: disjoint patterns matching exactly the other values") {
+  std::mt19937 random(42);
+  std::vector<std::vector<uint32_t>> cases = {{}, {0}, {0xffffffff}, {TIOCSTI, TIOCLINUX}, {0, 8, 0x20000, 0x20008, 0xffffffff}};
+  for (int i = 0; i < 20; ++i) {
+    std::vector<uint32_t> values;
+    for (int j = 0; j < 1 + i % 7; ++j) values.push_back(random() % (i % 2 ? 64 : 0xffffffffu));
+    cases.push_back(values);
+  }
+  for (const auto& values : cases) {
+    auto patterns = seccomp::detail::complement32(values);
+    CHECK(patterns.size() <= 32 * std::max<size_t>(values.size(), 1));
+    std::vector<uint32_t> probes(values.begin(), values.end());
+    for (uint32_t v : values)
+      for (int delta : {-2, -1, 1, 2}) probes.push_back(v + static_cast<uint32_t>(delta));
+    for (int j = 0; j < 2000; ++j) probes.push_back(static_cast<uint32_t>(random()));
+    for (uint32_t x : probes) {
+      int matches = 0;
+      for (const auto& p : patterns) matches += (x & p.mask) == p.value;
+      bool excluded = std::find(values.begin(), values.end(), x) != values.end();
+      INFO("x=", x);
+      CHECK(matches == (excluded ? 0 : 1));
+    }
+  }
+}
+
+TEST_CASE("seccomp PFC starts with the architecture check") {
+  auto pfc = seccomp::export_pfc(spec_with(SeccompAction::errno_));
+  REQUIRE(pfc.has_value());
+  std::string first;
+  for (const auto& line : split(*pfc, '\n'))
+    if (!line.empty() && line[0] != '#') {
+      first = line;
+      break;
+    }
+  CHECK(first == "if ($arch == " + std::to_string(AUDIT_ARCH_X86_64) + ")");
+  CHECK(pfc->find("invalid architecture action") != std::string::npos);
+}
+
+TEST_CASE("seccomp compile: bad specs are errors that name the entry") {
+  auto error_of = [](seccomp::FilterSpec spec) {
+    auto filter = seccomp::compile(spec);
+    REQUIRE_FALSE(filter.has_value());
+    CHECK(filter.error().code == EINVAL);
+    return filter.error().what();
+  };
+  CHECK(error_of(spec_with(SeccompAction::errno_, {"@default", "@nope"})).find("\"@nope\"") != std::string::npos);
+  CHECK(error_of(spec_with(SeccompAction::errno_, {"no_such_call"})).find("seccomp.allow") != std::string::npos);
+  auto spec = spec_with(SeccompAction::errno_);
+  spec.deny = {"execve"};
+  CHECK(error_of(spec).find("the jail needs it") != std::string::npos);
+  spec.deny = {"@process"};  // through a set, the jail's own calls simply stay
+  CHECK(seccomp::compile(spec).has_value());
+  spec = spec_with(SeccompAction::errno_);
+  spec.errno_value = 0;  // "refused" calls would return success
+  CHECK(error_of(spec).find("seccomp.errno") != std::string::npos);
+}
+
+TEST_CASE("seccomp compile: every built-in policy, every action, with and without notify") {
+  for (const auto& builtin : policy::builtins()) {
+    policy::Diagnostics diagnostics;
+    auto loaded = policy::load(builtin.name, diagnostics);
+    INFO(builtin.name);
+    REQUIRE(loaded.has_value());
+    for (bool notify : {false, true})
+      for (auto action : kModes) {
+        auto policy = loaded->policy;
+        policy.seccomp.default_action = action;
+        auto filter = seccomp::compile(seccomp::spec_for(policy, notify));
+        REQUIRE(filter.has_value());
+        CHECK(filter->notify == notify);
+        CHECK(filter->program.size() < 1024);
+      }
+  }
+}
+
+TEST_CASE("seccomp: always-denied calls are refused even when the policy allows them by name") {
+  std::vector<std::string> allow = {"@default"};
+  for (const auto& call : seccomp::always_denied()) allow.emplace_back(call.name);
+  for (auto action : kModes) {
+    CAPTURE(mode_name(action));
+    auto filter = compiled(spec_with(action, allow));
+    // Arguments that make each call fail harmlessly (EBADF, EFAULT, EINVAL) if it got through.
+    check_refused(run_filtered(filter, [] { return ::syscall(SYS_unshare, CLONE_NEWUSER); }), action, "unshare");
+    check_refused(run_filtered(filter, [] { return ::syscall(SYS_setns, -1, 0); }), action, "setns");
+    check_refused(run_filtered(filter, [] { return ::syscall(SYS_mount, nullptr, nullptr, nullptr, 0, nullptr); }),
+                  action, "mount");
+    check_refused(run_filtered(filter, [] { return ::syscall(SYS_chroot, nullptr); }), action, "chroot");
+    check_refused(run_filtered(filter, [] { return ::syscall(SYS_bpf, -1, nullptr, 0); }), action, "bpf");
+    check_refused(run_filtered(filter, [] { return ::syscall(SYS_keyctl, -1, 0, 0, 0, 0); }), action, "keyctl");
+    check_refused(run_filtered(filter, [] { return ::syscall(SYS_userfaultfd, -1); }), action, "userfaultfd");
+    check_refused(run_filtered(filter, [] { return ::syscall(SYS_io_uring_setup, 0, nullptr); }), action,
+                  "io_uring_setup");
+    check_refused(run_filtered(filter, [] { return ::syscall(SYS_perf_event_open, nullptr, 0, -1, -1, 0); }),
+                  action, "perf_event_open");
+    check_refused(run_filtered(filter, [] { return ::syscall(SYS_ptrace, -1, 0, 0, 0); }), action, "ptrace");
+    check_refused(run_filtered(filter, [] { return ::syscall(SYS_open_by_handle_at, -1, nullptr, 0); }), action,
+                  "open_by_handle_at");
+    check_refused(run_filtered(filter, [] { return ::syscall(SYS_kexec_load, 0, 0, nullptr, -1); }), action,
+                  "kexec_load");
+    check_refused(run_filtered(filter, [] { return ::syscall(SYS_init_module, nullptr, 0, nullptr); }), action,
+                  "init_module");
+  }
+}
+
+TEST_CASE("seccomp: argument checks (clone, clone3, ioctl, personality, seccomp, socket)") {
+  for (auto action : kModes) {
+    CAPTURE(mode_name(action));
+    auto filter = compiled(spec_with(action));
+    auto high = [](uint64_t low) { return low | (uint64_t{1} << 32); };  // the kernel ignores these bits
+
+    check_refused(run_filtered(filter, [] { return ::syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, 0, 0, 0, 0); }),
+                  action, "clone(CLONE_NEWUSER)");
+    check_refused(run_filtered(filter, [] { return ::syscall(SYS_clone, CLONE_NEWNET, 0, 0, 0, 0); }), action,
+                  "clone(CLONE_NEWNET)");
+    CHECK(run_filtered(filter, [] {
+            long pid = ::syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+            if (pid == 0) ::_exit(0);
+            return pid < 0 ? pid : ::waitpid(static_cast<pid_t>(pid), nullptr, 0);
+          }).allowed());
+    CHECK(run_filtered(filter, [] { return ::syscall(SYS_clone3, nullptr, 0); }).err == ENOSYS);
+
+    check_refused(run_filtered(filter, [] { return ::syscall(SYS_ioctl, 0, TIOCSTI, "x"); }), action, "TIOCSTI");
+    check_refused(run_filtered(filter, [&] { return ::syscall(SYS_ioctl, 0, high(TIOCSTI), "x"); }), action,
+                  "TIOCSTI with high bits");
+    check_refused(run_filtered(filter, [] { return ::syscall(SYS_ioctl, 0, TIOCLINUX, "x"); }), action, "TIOCLINUX");
+    CHECK(run_filtered(filter, [] {
+            int fds[2], n = 0;
+            if (::pipe(fds) != 0) return -1L;
+            return static_cast<long>(::ioctl(fds[0], FIONREAD, &n));
+          }).allowed());
+
+    check_refused(run_filtered(filter, [] { return ::syscall(SYS_personality, ADDR_NO_RANDOMIZE); }), action,
+                  "personality(ADDR_NO_RANDOMIZE)");
+    check_refused(run_filtered(filter, [] { return ::syscall(SYS_personality, READ_IMPLIES_EXEC); }), action,
+                  "personality(READ_IMPLIES_EXEC)");
+    CHECK(run_filtered(filter, [] { return ::syscall(SYS_personality, 0xffffffffUL); }).allowed());
+    CHECK(run_filtered(filter, [] { return ::syscall(SYS_personality, PER_LINUX); }).allowed());
+
+    check_refused(run_filtered(filter, [] { return ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                                                             SECCOMP_FILTER_FLAG_NEW_LISTENER, nullptr); }),
+                  action, "seccomp(NEW_LISTENER)");
+    CHECK(run_filtered(filter, [] { return ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, nullptr); }).err ==
+          EFAULT);
+
+    // network.mode = none: AF_UNIX only.
+    CHECK(run_filtered(filter, [] { return static_cast<long>(::socket(AF_UNIX, SOCK_STREAM, 0)); }).allowed());
+    CHECK(run_filtered(filter, [&] { return ::syscall(SYS_socket, high(AF_UNIX), SOCK_STREAM, 0); }).allowed());
+    for (int family : {AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, AF_VSOCK, AF_ALG, AF_KEY}) {
+      CAPTURE(family);
+      check_refused(run_filtered(filter, [&] { return static_cast<long>(::socket(family, SOCK_DGRAM, 0)); }), action,
+                    "socket family");
+      check_refused(run_filtered(filter, [&] { return ::syscall(SYS_socket, high(family), SOCK_DGRAM, 0); }), action,
+                    "socket family with high bits");
+    }
+    check_refused(run_filtered(filter, [] {
+                    int sv[2];
+                    return static_cast<long>(::socketpair(AF_INET, SOCK_STREAM, 0, sv));
+                  }),
+                  action, "socketpair(AF_INET)");
+  }
+}
+
+TEST_CASE("seccomp: socket families follow network.mode") {
+  auto spec = spec_with(SeccompAction::errno_);
+  spec.network = policy::NetworkMode::loopback;
+  auto filter = compiled(spec);
+  for (int family : {AF_UNIX, AF_INET, AF_INET6}) {
+    CAPTURE(family);
+    CHECK(run_filtered(filter, [&] { return static_cast<long>(::socket(family, SOCK_STREAM, 0)); }).allowed());
+  }
+  CHECK(run_filtered(filter, [] { return static_cast<long>(::socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE)); })
+            .allowed());
+  for (int protocol : {NETLINK_AUDIT, NETLINK_KOBJECT_UEVENT, NETLINK_SOCK_DIAG, NETLINK_NETFILTER}) {
+    CAPTURE(protocol);
+    CHECK(run_filtered(filter, [&] { return static_cast<long>(::socket(AF_NETLINK, SOCK_RAW, protocol)); }).err ==
+          kErrno);
+  }
+  for (int family : {AF_PACKET, AF_VSOCK, AF_ALG, AF_KEY, AF_BLUETOOTH}) {
+    CAPTURE(family);
+    CHECK(run_filtered(filter, [&] { return static_cast<long>(::socket(family, SOCK_RAW, 0)); }).err == kErrno);
+  }
+}
+
+TEST_CASE("seccomp: foreign architectures are refused (x32 numbers, int 0x80)") {
+  for (auto action : kModes) {
+    CAPTURE(mode_name(action));
+    auto filter = compiled(spec_with(action));
+    check_refused(run_filtered(filter, [] { return ::syscall(0x40000000 | SYS_getpid); }), action, "x32 getpid");
+    check_refused(run_filtered(filter, [] { return raw_int80(20); }), action, "i386 getpid");
+  }
+}
+
+TEST_CASE("seccomp: deny wins over allow; sendmsg stays open on the sync fd only") {
+  auto spec = spec_with(SeccompAction::errno_);
+  spec.deny = {"mkdir", "mkdirat", "@network"};
+  spec.sync_fd = 1000;
+  auto filter = compiled(spec);
+  CHECK(run_filtered(filter, [] { return static_cast<long>(::mkdir("/nonexistent/x", 0700)); }).err == kErrno);
+  CHECK(run_filtered(filter, [] { return static_cast<long>(::socket(AF_UNIX, SOCK_STREAM, 0)); }).err == kErrno);
+  CHECK(run_filtered(filter, [] { return static_cast<long>(::sendmsg(1000, nullptr, 0)); }).err == EBADF);
+  CHECK(run_filtered(filter, [] { return static_cast<long>(::sendmsg(1001, nullptr, 0)); }).err == kErrno);
+  CHECK(run_filtered(filter, [] { return ::syscall(SYS_sendmsg, 1000 | (uint64_t{1} << 32), nullptr, 0); }).err ==
+        EBADF);
+  CHECK(run_filtered(filter, [] { return ::syscall(SYS_getppid); }).allowed());
+}
+
+TEST_CASE("seccomp: log lets calls outside the allowlist run, but not the always-denied ones") {
+  auto spec = spec_with(SeccompAction::log, {"@default"});
+  spec.deny = {"getppid"};
+  auto filter = compiled(spec);
+  CHECK(run_filtered(filter, [] { return ::syscall(SYS_getppid); }).allowed());
+  CHECK(run_filtered(filter, [] { return ::syscall(SYS_unshare, CLONE_NEWUSER); }).err == kErrno);
+}
+
+TEST_CASE("seccomp: an allowlist without @default still lets the jail start the command") {
+  auto filter = compiled(spec_with(SeccompAction::errno_, {"getppid"}));
+  CHECK(run_filtered(filter, [] { return ::syscall(SYS_getpid); }).err == kErrno);
+  CHECK(run_filtered(filter, [] { return ::syscall(SYS_getppid); }).allowed());
+  // execve is allowed: a missing file gets the kernel's ENOENT, not the filter's errno.
+  CHECK(run_filtered(filter, [] {
+          char* argv[] = {nullptr};
+          return static_cast<long>(::execve("/nonexistent", argv, argv));
+        }).err == ENOENT);
+}
+
+TEST_CASE("seccomp cache: same spec, same filter, one compile") {
+  auto spec = spec_with(SeccompAction::errno_);
+  auto other = spec;
+  other.deny = {"mkdir"};
+  CHECK(seccomp::spec_digest(spec) == seccomp::spec_digest(spec_with(SeccompAction::errno_)));
+  CHECK(seccomp::spec_digest(spec) != seccomp::spec_digest(other));
+  auto shifted = spec;
+  shifted.allow = {"@default", "a"};
+  auto joined = spec;
+  joined.allow = {"@defaulta"};
+  CHECK(seccomp::spec_digest(shifted) != seccomp::spec_digest(joined));
+
+  seccomp::FilterCache cache;
+  auto first = cache.get(spec);
+  auto second = cache.get(spec);
+  auto third = cache.get(other);
+  REQUIRE((first && second && third));
+  CHECK(cache.misses() == 2);
+  CHECK(cache.hits() == 1);
+  CHECK(first->program.size() == second->program.size());
+  CHECK(std::memcmp(first->program.data(), second->program.data(), first->program.size() * sizeof(sock_filter)) == 0);
+  CHECK(first->program.size() != third->program.size());
+  CHECK_FALSE(cache.get(spec_with(SeccompAction::errno_, {"@nope"})).has_value());
+}
+
+TEST_CASE("seccomp names: foreign ABIs and argument counts") {
+  CHECK(seccomp::syscall_name(AUDIT_ARCH_X86_64, SYS_socket) == "socket");
+  CHECK(seccomp::syscall_name(AUDIT_ARCH_X86_64, 0x40000000 | SYS_socket) == "x32:socket");
+  CHECK(seccomp::syscall_name(AUDIT_ARCH_I386, 102) == "i386:socketcall");
+  CHECK(seccomp::syscall_name(AUDIT_ARCH_X86_64, 999) == "unknown");
+  CHECK(seccomp::syscall_arg_count("socket") == 3);
+  CHECK(seccomp::syscall_arg_count("getppid") == 0);
+  CHECK(seccomp::syscall_arg_count("mmap") == 6);
+  CHECK_FALSE(seccomp::syscall_arg_count("i386:socketcall"));
+  CHECK_FALSE(seccomp::syscall_arg_count("unknown"));
+  // Every call a set names or the filter treats specially has a known count, so its
+  // violations list exactly its arguments.
+  for (const auto& set : seccomp::sets())
+    for (auto member : set.members)
+      if (!member.starts_with('@')) {
+        INFO(member);
+        CHECK(seccomp::syscall_arg_count(member).has_value());
+      }
+  for (auto calls : {seccomp::always_denied(), seccomp::argument_checked(), seccomp::always_allowed(), seccomp::enosys()})
+    for (const auto& call : calls) {
+      INFO(call.name);
+      CHECK(seccomp::syscall_arg_count(call.name).has_value());
+    }
+}
+
+TEST_CASE("seccomp notify: errno answers, records name, args, pid; folds repeats") {
+  auto spec = spec_with(SeccompAction::errno_);
+  spec.deny = {"mkdir"};
+  auto run = run_notified(spec, [] {
+    ::mkdir("/nonexistent/a", 0700);
+    ::mkdir("/nonexistent/a", 0700);
+    ::syscall(SYS_unshare, CLONE_NEWUSER);  // always denied: recorded too
+    return static_cast<long>(::mkdir("/nonexistent/b", 0700));
+  });
+  CHECK(run.verdict.err == kErrno);
+  REQUIRE(run.violations.size() == 2);
+  const auto& mkdir = run.violations[0];
+  CHECK(mkdir.syscall == "mkdir");
+  CHECK(mkdir.nr == SYS_mkdir);
+  CHECK(mkdir.args.size() == 2);
+  CHECK(mkdir.args[1] == 0700);
+  CHECK(mkdir.pid == run.pid);  // no pid namespace here: the jail pid is the host pid
+  CHECK(mkdir.action == "errno");
+  CHECK(mkdir.count == 3);
+  CHECK(run.violations[1].syscall == "unshare");
+  CHECK(run.violations[1].args == std::vector<uint64_t>{CLONE_NEWUSER});
+  CHECK(run.dropped == 0);
+}
+
+TEST_CASE("seccomp notify: foreign architectures are named as such") {
+  auto run = run_notified(spec_with(SeccompAction::errno_), [] { return raw_int80(20); });
+  CHECK(run.verdict.err == kErrno);
+  REQUIRE(run.violations.size() == 1);
+  CHECK(run.violations[0].syscall == "i386:getpid");
+}
+
+TEST_CASE("seccomp notify: kill leaves the call blocked and asks for the jail to be killed") {
+  auto spec = spec_with(SeccompAction::kill);
+  spec.deny = {"getppid"};
+  auto run = run_notified(spec, [] { return ::syscall(SYS_getppid); });
+  CHECK(run.verdict.signal == SIGKILL);
+  CHECK(run.kill_events == 1);
+  REQUIRE(run.violations.size() == 1);
+  CHECK(run.violations[0].syscall == "getppid");
+  CHECK(run.violations[0].action == "kill");
+}
+
+TEST_CASE("seccomp notify: log lets the call run and records it") {
+  char dir[] = "/tmp/aj-seccomp-XXXXXX";
+  REQUIRE(::mkdtemp(dir) != nullptr);
+  std::string path = std::string(dir) + "/made";
+  auto spec = spec_with(SeccompAction::log);
+  spec.deny = {"mkdir"};
+  auto run = run_notified(spec, [&] { return static_cast<long>(::mkdir(path.c_str(), 0700)); });
+  CHECK(run.verdict.allowed());
+  struct stat st {};
+  CHECK(::stat(path.c_str(), &st) == 0);
+  ::rmdir(path.c_str());
+  ::rmdir(dir);
+  REQUIRE(run.violations.size() == 1);
+  CHECK(run.violations[0].action == "log");
+  // Always-denied calls never reach a "log" listener: the filter refuses them itself.
+  run = run_notified(spec, [] { return ::syscall(SYS_unshare, CLONE_NEWUSER); });
+  CHECK(run.verdict.err == kErrno);
+  CHECK(run.violations.empty());
+}
+
+TEST_CASE("seccomp notify: the list is capped; the rest is counted") {
+  const int distinct = static_cast<int>(seccomp::Listener::kMaxViolations) + 6;
+  auto run = run_notified(spec_with(SeccompAction::errno_), [&] {
+    for (int i = 0; i < distinct; ++i) ::syscall(600 + i);  // numbers no kernel has yet
+    return 0L;
+  });
+  CHECK(run.verdict.allowed());
+  CHECK(run.violations.size() == seccomp::Listener::kMaxViolations);
+  CHECK(run.dropped == 6);
+  CHECK(run.violations[0].syscall == "unknown");
+  CHECK(run.violations[0].nr == 600);
+  CHECK(run.violations[0].args.size() == 6);
+}
