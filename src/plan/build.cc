@@ -126,7 +126,6 @@ Result<Plan> build(const policy::Policy& policy, const host::Host& host, std::ve
   plan.seccomp.allow = sc.allow;
   plan.seccomp.deny = sc.deny;
   plan.seccomp.network = policy.network.mode;
-  plan.seccomp.keep_caps = policy.capabilities.keep;
   plan.seccomp.sync_fd = jail::kChildSyncFd;
   plan.seccomp.notify = sc.notify && host.seccomp_notify;
   plan.enforcement.seccomp = host.seccomp;

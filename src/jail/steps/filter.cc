@@ -5,8 +5,8 @@
 namespace aj::jail::steps {
 
 Status install_seccomp(ChildContext& ctx) {
-  int listener = seccomp::install(ctx.filter);
-  if (listener < 0 && listener != -1) return fail(-listener, "install the seccomp filter");
+  int listener = -1;
+  if (int rc = seccomp::install(ctx.filter, &listener); rc < 0) return fail(-rc, "install the seccomp filter");
   if (listener >= 0) {
     // Only sendmsg on kChildSyncFd is still allowed to us: hand the listener over now.
     Msg msg;
