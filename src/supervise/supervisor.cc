@@ -1,0 +1,229 @@
+#include "supervise/supervisor.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <string>
+
+#include "base/log.h"
+#include "jail/sync.h"
+#include "seccomp/notify.h"
+
+namespace aj::supervise {
+namespace {
+
+constexpr int kCpuPollMs = 50;  // how often the whole-jail cpu_time is checked
+
+sys::UniqueFd timer_after_ms(uint64_t ms, bool repeat) {
+  sys::UniqueFd fd(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+  if (!fd) return fd;
+  itimerspec spec{};
+  spec.it_value.tv_sec = static_cast<time_t>(ms / 1000);
+  spec.it_value.tv_nsec = static_cast<long>((ms % 1000) * 1000000);
+  if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
+  if (repeat) spec.it_interval = spec.it_value;
+  ::timerfd_settime(fd.get(), 0, &spec, nullptr);
+  return fd;
+}
+
+void consume_timer(int fd) {
+  uint64_t expirations;
+  (void)!::read(fd, &expirations, sizeof expirations);
+}
+
+std::string describe_setup_error(const jail::Msg& msg) {
+  std::string text = std::string(msg.step_name()) + ": " + std::string(msg.message());
+  if (msg.error) text += ": " + errno_text(msg.error);
+  return text;
+}
+
+class Loop {
+ public:
+  explicit Loop(Inputs& in) : in_(in) {}
+
+  Supervised run() {
+    const auto& plan = in_.plan;
+    if (plan.wall_time_ms) {
+      // The wall clock started at clone; setup time counts against the limit too.
+      double left = static_cast<double>(*plan.wall_time_ms) - (sys::monotonic_ms() - in_.started_ms);
+      wall_timer_ = timer_after_ms(static_cast<uint64_t>(std::max(1.0, left)), false);
+    }
+    if (plan.cpu_time_ms && in_.cgroup && plan.cgroup.cpu_time) cpu_timer_ = timer_after_ms(kCpuPollMs, true);
+
+    while (!finished()) {
+      std::vector<pollfd> fds;
+      std::vector<void (Loop::*)()> handlers;
+      auto watch = [&](int fd, void (Loop::*handler)()) {
+        if (fd < 0) return;
+        fds.push_back({fd, POLLIN, 0});
+        handlers.push_back(handler);
+      };
+      if (!init_reaped_) watch(in_.jail.init.pidfd(), &Loop::on_init_exit);
+      if (sync_open_) watch(in_.jail.sync.get(), &Loop::on_sync);
+      watch(in_.signal_fd, &Loop::on_signal);
+      watch(wall_timer_.get(), &Loop::on_wall_timer);
+      watch(cpu_timer_.get(), &Loop::on_cpu_timer);
+      if (listener_ && !listener_fd_done_) watch(listener_->fd(), &Loop::on_notification);
+      if (capture_open(in_.stdout_capture)) watch((*in_.stdout_capture)->fd(), &Loop::on_stdout);
+      if (capture_open(in_.stderr_capture)) watch((*in_.stderr_capture)->fd(), &Loop::on_stderr);
+
+      int ready = ::poll(fds.data(), fds.size(), -1);
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready < 0) {
+        log::error_line(std::string("poll: ") + errno_text(errno));
+        kill_jail();
+        break;
+      }
+      for (size_t i = 0; i < fds.size(); ++i)
+        if (fds[i].revents) (this->*handlers[i])();
+    }
+    result_.wall_ms = sys::monotonic_ms() - in_.started_ms;
+    if (listener_) {
+      result_.violations = listener_->violations();
+      result_.violations_dropped = listener_->dropped();
+    }
+    return std::move(result_);
+  }
+
+ private:
+  static bool capture_open(std::optional<BoundedCapture>* capture) { return capture && *capture && (*capture)->open(); }
+
+  // Done when pid 1 is reaped (so every jailed process is gone), the socket is at EOF and
+  // both captured streams are drained.
+  bool finished() const {
+    return init_reaped_ && !sync_open_ && !capture_open(in_.stdout_capture) && !capture_open(in_.stderr_capture);
+  }
+
+  void kill_jail() {
+    in_.jail.init.kill(SIGKILL);  // pid 1 gone: the kernel kills the whole pid namespace
+    if (in_.cgroup) (void)in_.cgroup->kill_all();
+  }
+
+  void on_init_exit() {
+    auto waited = in_.jail.init.wait();
+    init_reaped_ = true;
+    if (waited) result_.init_wait = *waited;
+    // Every jailed process is dead now: take what the socket still holds, then stop
+    // listening even if an fd copy somewhere keeps it from reaching EOF.
+    while (sync_open_) {
+      pollfd pfd{in_.jail.sync.get(), POLLIN, 0};
+      if (::poll(&pfd, 1, 0) <= 0) break;
+      on_sync();
+    }
+    sync_open_ = false;
+    if (listener_) {
+      while (true) {
+        pollfd pfd{listener_->fd(), POLLIN, 0};
+        if (::poll(&pfd, 1, 0) <= 0 || !(pfd.revents & POLLIN)) break;
+        if (!on_notification_once()) break;
+      }
+    }
+    listener_fd_done_ = true;
+  }
+
+  void on_sync() {
+    auto received = jail::recv_msg(in_.jail.sync.get());
+    if (!received || !*received) {
+      sync_open_ = false;
+      return;
+    }
+    auto& [msg, fd] = **received;
+    switch (msg.type) {
+      case jail::MsgType::setup_error:
+        if (!result_.observed.setup_error) result_.observed.setup_error = describe_setup_error(msg);
+        break;
+      case jail::MsgType::step_done:
+        spdlog::info("step {}: {:.3f} ms", msg.step_name(), static_cast<double>(msg.value) / 1000.0);
+        break;
+      case jail::MsgType::listener:
+        if (fd) listener_.emplace(std::move(fd), in_.plan.seccomp.default_action, in_.plan.seccomp.errno_value);
+        break;
+      case jail::MsgType::exec_error:
+        result_.observed.exec_failure = static_cast<int>(msg.value);
+        result_.observed.exec_error =
+            std::string(msg.message()) + ": " + (msg.value == 127 ? "command not found" : errno_text(msg.error));
+        break;
+      case jail::MsgType::started:
+        spdlog::info("command started, pid {} in the jail ({:.3f} ms after clone)", msg.value,
+                     sys::monotonic_ms() - in_.started_ms);
+        break;
+      case jail::MsgType::exited:
+        result_.observed.command_status = static_cast<int>(msg.value);
+        break;
+      case jail::MsgType::go: break;
+    }
+  }
+
+  void on_signal() {
+    signalfd_siginfo info{};
+    if (::read(in_.signal_fd, &info, sizeof info) != sizeof info) return;
+    if (!result_.observed.interrupted_by) result_.observed.interrupted_by = static_cast<int>(info.ssi_signo);
+    kill_jail();
+  }
+
+  void on_wall_timer() {
+    consume_timer(wall_timer_.get());
+    wall_timer_.reset();
+    if (init_reaped_ || result_.observed.command_status) return;
+    result_.observed.timed_out = true;
+    kill_jail();
+  }
+
+  void on_cpu_timer() {
+    consume_timer(cpu_timer_.get());
+    auto used = in_.cgroup->cpu_ms();
+    if (!used || *used < static_cast<double>(*in_.plan.cpu_time_ms)) return;
+    cpu_timer_.reset();
+    if (result_.observed.command_status) return;
+    result_.observed.cpu_exceeded = true;
+    kill_jail();
+  }
+
+  void on_notification() {
+    if (!on_notification_once()) listener_fd_done_ = true;
+  }
+
+  // Answers one seccomp notification; false once the listener is finished.
+  bool on_notification_once() {
+    auto event = listener_->handle_one();
+    if (!event) return false;
+    switch (*event) {
+      case seccomp::Listener::Event::kill_jail:
+        if (!result_.observed.seccomp_kill && !result_.observed.command_status) {
+          result_.observed.seccomp_kill = true;
+          kill_jail();
+        }
+        return true;
+      case seccomp::Listener::Event::closed: return false;
+      default: return true;
+    }
+  }
+
+  void on_stdout() { drain(*in_.stdout_capture); }
+  void on_stderr() { drain(*in_.stderr_capture); }
+  void drain(std::optional<BoundedCapture>& capture) {
+    if (auto ok = capture->drain(); !ok) {
+      log::error_line(ok.error().what());
+      capture.reset();
+    }
+  }
+
+  Inputs& in_;
+  Supervised result_;
+  sys::UniqueFd wall_timer_, cpu_timer_;
+  std::optional<seccomp::Listener> listener_;
+  bool init_reaped_ = false;
+  bool sync_open_ = true;
+  bool listener_fd_done_ = false;
+};
+
+}  // namespace
+
+Supervised run(Inputs& inputs) { return Loop(inputs).run(); }
+
+}  // namespace aj::supervise
