@@ -5,9 +5,9 @@
 
 #include <cmath>
 
-#include "jail/sync.h"
 #include "plan/mounts.h"
 #include "plan/plan.h"
+#include "seccomp/spec.h"
 
 namespace aj::plan {
 namespace {
@@ -120,17 +120,10 @@ Result<Plan> build(const policy::Policy& policy, const host::Host& host, std::ve
   if (!caps) return std::unexpected(caps.error());
   plan.keep_caps = std::move(*caps);
 
-  const auto& sc = policy.seccomp;
-  plan.seccomp.default_action = sc.default_action;
-  plan.seccomp.errno_value = sc.errno_value;
-  plan.seccomp.allow = sc.allow;
-  plan.seccomp.deny = sc.deny;
-  plan.seccomp.network = policy.network.mode;
-  plan.seccomp.sync_fd = jail::kChildSyncFd;
-  plan.seccomp.notify = sc.notify && host.seccomp_notify;
-  plan.enforcement.seccomp = host.seccomp;
   if (!host.seccomp) return fail(ENOSYS, "this kernel has no seccomp filter support; agentjail will not run without it");
-  if (sc.notify && !host.seccomp_notify)
+  plan.seccomp = seccomp::spec_for(policy, host.seccomp_notify);
+  plan.enforcement.seccomp = true;
+  if (policy.seccomp.notify && !host.seccomp_notify)
     plan.warnings.push_back("seccomp.notify: this kernel has no seccomp user notification; refused calls get errno "
                             "but are not listed in violations");
   plan.enforcement.landlock = false;
