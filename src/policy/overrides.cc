@@ -1,0 +1,157 @@
+#include "policy/overrides.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+
+#include "base/strings.h"
+#include "policy/checks.h"
+#include "policy/units.h"
+#include "policy/validate.h"
+
+namespace aj::policy {
+namespace {
+
+struct Applier {
+  Policy& policy;
+  const std::string& caller_cwd;
+  Diagnostics& out;
+
+  void problem(std::string_view option, std::string message, std::string hint = {}) {
+    out.push_back(Diagnostic{.file = std::string(option), .message = std::move(message), .hint = std::move(hint)});
+  }
+
+  // Command-line mounts go where a policy mount with the same target stood, else at the end,
+  // as a child policy's entries would (merge.cc).
+  void put_mount(Mount mount) {
+    auto same = std::find_if(policy.filesystem.mounts.begin(), policy.filesystem.mounts.end(),
+                             [&](const Mount& m) { return m.target == mount.target; });
+    if (same != policy.filesystem.mounts.end())
+      *same = std::move(mount);
+    else
+      policy.filesystem.mounts.push_back(std::move(mount));
+  }
+
+  void bind(std::string_view option, const std::string& spec, bool read_only) {
+    // SRC:DST splits at the first ':' (as docker -v does); DST defaults to SRC.
+    const size_t colon = spec.find(':');
+    std::string source = spec.substr(0, colon);
+    if (source.empty()) return problem(option, fmt::format("{}: the source path is empty", aj::quoted(spec)));
+    if (source.front() != '/') source = (std::filesystem::path(caller_cwd) / source).string();
+    source = std::filesystem::path(source).lexically_normal().string();
+    if (source.size() > 1 && source.back() == '/') source.pop_back();
+    if (auto bad = check_absolute(source)) return problem(option, fmt::format("{}: source {}", aj::quoted(spec), *bad));
+    std::string target = colon == std::string::npos ? source : spec.substr(colon + 1);
+    if (auto bad = check_target(target)) return problem(option, fmt::format("{}: target {}", aj::quoted(spec), *bad));
+    Mount mount;
+    mount.type = MountType::bind;
+    mount.source = source;
+    mount.target = normalize_target(target);
+    mount.read_only = read_only;
+    mount.pos = SourcePos{.file = std::string(option)};
+    put_mount(std::move(mount));
+  }
+
+  void tmpfs(const std::string& spec) {
+    const size_t colon = spec.find(':');
+    const std::string target = spec.substr(0, colon);
+    if (auto bad = check_target(target)) return problem("--tmpfs", fmt::format("{}: target {}", aj::quoted(spec), *bad));
+    Mount mount;
+    mount.type = MountType::tmpfs;
+    mount.target = normalize_target(target);
+    mount.read_only = false;
+    mount.mode = 01777;  // a scratch directory for whatever uid the jail runs as, like /tmp
+    mount.pos = SourcePos{.file = "--tmpfs"};
+    if (colon != std::string::npos) {
+      auto size = parse_size(spec.substr(colon + 1));
+      if (!size) return problem("--tmpfs", size.error().message);
+      if (*size == 0) return problem("--tmpfs", fmt::format("{}: a tmpfs size must not be 0", aj::quoted(spec)));
+      mount.size = *size;
+    }
+    put_mount(std::move(mount));
+  }
+
+  void env(const std::string& assignment) {
+    const size_t equals = assignment.find('=');
+    if (equals == std::string::npos)
+      return problem("--env", fmt::format("{} is not NAME=VALUE", aj::quoted(assignment)));
+    std::string name = assignment.substr(0, equals), value = assignment.substr(equals + 1);
+    if (auto bad = check_env_name(name)) return problem("--env", *bad);
+    if (auto bad = check_env_value(value)) return problem("--env", *bad);
+    policy.process.env[name] = value;
+  }
+
+  void net(const std::string& mode) {
+    static const std::vector<std::string> modes = {"none", "loopback", "host"};
+    auto found = std::find(modes.begin(), modes.end(), mode);
+    if (found == modes.end())
+      return problem("--net", fmt::format("{} is not one of none, loopback, host", aj::quoted(mode)), did_you_mean(mode, modes));
+    policy.network.mode = std::array{NetworkMode::none, NetworkMode::loopback, NetworkMode::host}[found - modes.begin()];
+    // Kept consistent here: only "host" shares the caller's network namespace.
+    policy.namespaces.net = policy.network.mode != NetworkMode::host;
+  }
+
+  void duration(std::string_view option, const std::string& text, std::optional<uint64_t>& out_ms) {
+    if (lower(text) == "unlimited") {
+      out_ms = std::nullopt;
+      return;
+    }
+    auto ms = parse_duration_ms(text);
+    if (!ms) return problem(option, ms.error().message);
+    if (*ms == 0) return problem(option, "must not be 0 (use \"unlimited\" for no limit)");
+    out_ms = *ms;
+  }
+
+  void memory(const std::string& text) {
+    if (lower(text) == "unlimited") {
+      policy.limits.memory_bytes = std::nullopt;
+      return;
+    }
+    auto bytes = parse_size(text);
+    if (!bytes) return problem("--memory", bytes.error().message);
+    if (*bytes == 0) return problem("--memory", "must not be 0 (use \"unlimited\" for no limit)");
+    policy.limits.memory_bytes = *bytes;
+  }
+
+  void pids(const std::string& text) {
+    if (lower(text) == "unlimited") {
+      policy.limits.pids = std::nullopt;
+      return;
+    }
+    uint64_t value = 0;
+    bool digits = !text.empty() && text.size() <= 7 && std::all_of(text.begin(), text.end(), ::isdigit);
+    if (digits) value = std::stoull(text);
+    if (!digits || value < 1 || value > 4194304)
+      return problem("--pids", fmt::format("{} is not a number of processes (1..4194304, or \"unlimited\")", aj::quoted(text)));
+    policy.limits.pids = value;
+  }
+};
+
+}  // namespace
+
+bool apply_overrides(Policy& policy, const Overrides& overrides, const std::string& caller_cwd,
+                     Diagnostics& diagnostics) {
+  const size_t before = diagnostics.size();
+  Applier apply{policy, caller_cwd, diagnostics};
+  for (const auto& spec : overrides.ro) apply.bind("--ro", spec, true);
+  for (const auto& spec : overrides.rw) apply.bind("--rw", spec, false);
+  for (const auto& spec : overrides.tmpfs) apply.tmpfs(spec);
+  if (overrides.cwd) {
+    if (auto bad = check_absolute(*overrides.cwd))
+      apply.problem("--cwd", *bad);
+    else
+      policy.process.cwd = *overrides.cwd;
+  }
+  for (const auto& assignment : overrides.env) apply.env(assignment);
+  if (overrides.net) apply.net(*overrides.net);
+  if (overrides.wall_time) apply.duration("--time", *overrides.wall_time, policy.limits.wall_time_ms);
+  if (overrides.cpu_time) apply.duration("--cpu-time", *overrides.cpu_time, policy.limits.cpu_time_ms);
+  if (overrides.memory) apply.memory(*overrides.memory);
+  if (overrides.pids) apply.pids(*overrides.pids);
+  if (diagnostics.size() != before) return false;
+  // The options were each checked above; this catches what only the combination can break.
+  return validate(policy, diagnostics);
+}
+
+}  // namespace aj::policy

@@ -1,0 +1,28 @@
+// `agentjail run` options that override policy keys for one run (SPEC §2).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "policy/diagnostic.h"
+#include "policy/model.h"
+
+namespace aj::policy {
+
+struct Overrides {
+  std::vector<std::string> ro, rw;   // "SRC[:DST]": bind mounts, read-only / read-write
+  std::vector<std::string> tmpfs;    // "DST[:SIZE]"
+  std::optional<std::string> cwd;
+  std::vector<std::string> env;      // "NAME=VALUE"
+  std::optional<std::string> net, wall_time, cpu_time, memory, pids;
+};
+
+// Applies `agentjail run` options to the policy, then re-validates; problems become diagnostics
+// whose `file` is the option name, e.g. "--memory: invalid size "12Q" ...". Returns false on any.
+// A relative --ro/--rw SRC is made absolute against `caller_cwd`; a mount whose target is
+// already in the policy replaces that mount where it stands, any other is appended.
+bool apply_overrides(Policy& policy, const Overrides& overrides, const std::string& caller_cwd,
+                     Diagnostics& diagnostics);
+
+}  // namespace aj::policy
