@@ -63,13 +63,14 @@ constexpr std::array kAio = {
 };
 
 // The address space: allocators, the dynamic loader, JITs (V8 needs mprotect), memfd-backed
-// shared memory (multiprocessing, V8). mlock is bounded by RLIMIT_MEMLOCK. Left out: the NUMA
-// policy calls (mbind, set_mempolicy, migrate_pages, move_pages: Docker gates them on
-// CAP_SYS_NICE) and memfd_secret.
+// shared memory (multiprocessing, V8). mlock is bounded by RLIMIT_MEMLOCK. get_mempolicy only
+// reads (libnuma probes it at start-up: ps, top). Left out: the NUMA calls that change
+// placement (@numa; Docker gates them on CAP_SYS_NICE) and memfd_secret.
 constexpr std::array kMemory = {
     "brk"sv,       "mmap"sv,      "munmap"sv,     "mprotect"sv,   "mremap"sv,        "madvise"sv,
     "mincore"sv,   "msync"sv,     "mlock"sv,      "mlock2"sv,     "munlock"sv,       "mlockall"sv,
     "munlockall"sv, "membarrier"sv, "memfd_create"sv, "pkey_alloc"sv, "pkey_free"sv, "pkey_mprotect"sv,
+    "get_mempolicy"sv,
 };
 
 // Processes and threads: fork/exec/wait, ids, limits, scheduling, thread setup (futex, robust
@@ -142,10 +143,10 @@ constexpr std::array kSandbox = {
     "landlock_create_ruleset"sv, "landlock_add_rule"sv, "landlock_restrict_self"sv, "seccomp"sv,
 };
 
-// NUMA memory policy: only useful on multi-node machines; Docker allows it with CAP_SYS_NICE.
+// Changing NUMA memory placement: only useful on multi-node machines; Docker allows it with
+// CAP_SYS_NICE.
 constexpr std::array kNuma = {
-    "get_mempolicy"sv, "set_mempolicy"sv, "mbind"sv, "migrate_pages"sv, "move_pages"sv,
-    "set_mempolicy_home_node"sv,
+    "set_mempolicy"sv, "mbind"sv, "migrate_pages"sv, "move_pages"sv, "set_mempolicy_home_node"sv,
 };
 
 constexpr std::array kDefault = {
@@ -170,7 +171,7 @@ constexpr std::array kSets = {
     SyscallSet{"@ipc", "pipes, System V and POSIX IPC (private to the jail's IPC namespace)", kIpc},
     SyscallSet{"@network", "sockets; the families allowed follow network.mode", kNetwork},
     SyscallSet{"@sandbox", "restrict oneself further: Landlock, another seccomp filter", kSandbox},
-    SyscallSet{"@numa", "NUMA memory policy (not in @default)", kNuma},
+    SyscallSet{"@numa", "change NUMA memory placement (not in @default)", kNuma},
 };
 
 // Kernel interfaces a jailed program never needs and that have been the way out of sandboxes
