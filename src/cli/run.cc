@@ -1,0 +1,268 @@
+// `agentjail run`: the pipeline, one call per stage (see STYLE.md).
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <memory>
+
+#include "base/log.h"
+#include "base/strings.h"
+#include "cgroup/cgroup.h"
+#include "cli/commands.h"
+#include "host/host.h"
+#include "jail/spawn.h"
+#include "plan/plan.h"
+#include "policy/emit.h"
+#include "policy/load.h"
+#include "policy/overrides.h"
+#include "report/emit.h"
+#include "report/exit_codes.h"
+#include "report/report.h"
+#include "seccomp/filter.h"
+#include "supervise/supervisor.h"
+
+extern char** environ;
+
+namespace aj::cli {
+namespace {
+
+struct RunOptions {
+  std::string policy = "default";
+  std::string report_path;
+  bool json = false;
+  int verbose = 0;
+  bool quiet = false;
+  policy::Overrides overrides;
+};
+
+std::map<std::string, std::string> caller_environment() {
+  std::map<std::string, std::string> env;
+  for (char** entry = environ; entry && *entry; ++entry) {
+    std::string_view var(*entry);
+    size_t eq = var.find('=');
+    if (eq != std::string_view::npos) env.emplace(var.substr(0, eq), var.substr(eq + 1));
+  }
+  return env;
+}
+
+std::string caller_cwd() {
+  char buf[4096];
+  return ::getcwd(buf, sizeof buf) ? buf : "/";
+}
+
+// Signals that end agentjail tear the jail down instead, and still produce the report.
+Result<sys::UniqueFd> take_over_signals() {
+  ::signal(SIGPIPE, SIG_IGN);  // a closed stdout must not kill us before the report is written
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&set, sig);
+  if (::sigprocmask(SIG_BLOCK, &set, nullptr) != 0) return fail_errno("sigprocmask");
+  sys::UniqueFd fd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!fd) return fail_errno("signalfd");
+  return fd;
+}
+
+struct CapturePipes {
+  sys::UniqueFd read_end, write_end;
+};
+
+Result<CapturePipes> capture_pipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return fail_errno("pipe");
+  CapturePipes pipes{sys::UniqueFd(fds[0]), sys::UniqueFd(fds[1])};
+  if (::fcntl(pipes.read_end.get(), F_SETFL, O_NONBLOCK) != 0) return fail_errno("fcntl O_NONBLOCK");
+  return pipes;
+}
+
+class Run {
+ public:
+  Run(RunOptions& options, std::vector<std::string> command) : options_(options), command_(std::move(command)) {
+    report_.id = report::new_run_id();
+    report_.started_at = report::utc_timestamp_now();
+    report_.command = command_;
+    report_.policy_name = options.policy;
+  }
+
+  int execute() {
+    started_ms_ = sys::monotonic_ms();
+    if (auto ok = stages(); !ok) {
+      report_.status = report::Status::setup_error;
+      report_.error = ok.error().what();
+      log::error_line(*report_.error);
+    }
+    report_.wall_time_ms = sys::monotonic_ms() - started_ms_;
+    return finish();
+  }
+
+ private:
+  Status stages() {
+    if (command_.empty()) return fail(0, "no command given: agentjail run [OPTIONS] -- CMD [ARG...]");
+    // First, so that no signal can end us between creating a cgroup and owning the jail.
+    auto signals = take_over_signals();
+    if (!signals) return std::unexpected(signals.error());
+
+    policy::Diagnostics diagnostics;
+    auto loaded = policy::load(options_.policy, diagnostics);
+    if (loaded) {
+      report_.policy_name = loaded->policy.name;
+      report_.policy_source = loaded->source;
+      policy::apply_overrides(loaded->policy, options_.overrides, caller_cwd(), diagnostics);
+    }
+    if (!diagnostics.empty()) {
+      std::vector<std::string> lines;
+      for (const auto& diagnostic : diagnostics) lines.push_back(diagnostic.format());
+      for (size_t i = 0; i + 1 < lines.size(); ++i) log::error_line(lines[i]);
+      return fail(0, lines.back());
+    }
+    const policy::Policy& policy = loaded->policy;
+    report_.policy_sha256 = policy::sha256_hex(policy);
+    report_.limit_wall_time_ms = policy.limits.wall_time_ms;
+    report_.limit_cpu_time_ms = policy.limits.cpu_time_ms;
+    report_.limit_memory_bytes = policy.limits.memory_bytes;
+    report_.limit_pids = policy.limits.pids;
+    seccomp_action_ = policy.seccomp.default_action;
+
+    const host::Host host = host::probe();
+    auto plan = plan::build(policy, host, command_, caller_environment());
+    if (!plan) return std::unexpected(plan.error().context("plan"));
+    report_.warnings = plan->warnings;
+    for (const auto& warning : plan->warnings) spdlog::warn("{}", warning);
+
+    auto filter = seccomp::compile(plan->seccomp);
+    if (!filter) return std::unexpected(filter.error().context("seccomp"));
+
+    std::optional<cgroup::JailCgroup> cgroup;
+    if (plan->cgroup.kind != cgroup::Kind::none) {
+      cgroup::remove_stale(host);
+      auto created = cgroup::JailCgroup::create(report_.id, plan->limits, plan->cgroup, host);
+      if (!created) return std::unexpected(created.error().context("cgroup"));
+      cgroup.emplace(std::move(*created));
+    }
+
+    jail::Stdio stdio;
+    std::optional<supervise::BoundedCapture> out, err;
+    std::optional<CapturePipes> out_pipe, err_pipe;
+    if (options_.json) {
+      auto o = capture_pipe(), e = capture_pipe();
+      if (!o) return std::unexpected(o.error());
+      if (!e) return std::unexpected(e.error());
+      out_pipe.emplace(std::move(*o));
+      err_pipe.emplace(std::move(*e));
+      stdio.out = out_pipe->write_end.get();
+      stdio.err = err_pipe->write_end.get();
+    }
+
+    started_ms_ = sys::monotonic_ms();
+    auto spawned = jail::spawn(*plan, *filter, cgroup ? &*cgroup : nullptr, stdio, options_.verbose > 0);
+    if (!spawned) return std::unexpected(spawned.error().context("spawn"));
+    if (options_.json) {
+      // Only the jail holds the write ends now: EOF means every jailed writer is gone.
+      out.emplace(std::move(out_pipe->read_end), plan->output_bytes);
+      err.emplace(std::move(err_pipe->read_end), plan->output_bytes);
+      out_pipe.reset();
+      err_pipe.reset();
+    }
+
+    supervise::Inputs inputs{*plan, *spawned, cgroup ? &*cgroup : nullptr, signals->get(), &out, &err, started_ms_};
+    supervise::Supervised supervised = supervise::run(inputs);
+
+    std::optional<cgroup::Usage> usage;
+    if (cgroup) usage = cgroup->usage();
+    record(supervised, usage, *plan);
+    if (out) report_.stdout_capture = out->result();
+    if (err) report_.stderr_capture = err->result();
+    if (report_.status == report::Status::setup_error && report_.error) log::error_line(*report_.error);
+    return {};
+  }
+
+  void record(supervise::Supervised& s, const std::optional<cgroup::Usage>& usage, const plan::Plan& plan) {
+    auto& observed = s.observed;
+    if (usage) {
+      observed.oom_killed = usage->oom_killed;
+      observed.pids_max_hit = usage->pids_max_hit;
+    }
+    const auto& ru = s.init_wait.usage;
+    const double ru_user = static_cast<double>(ru.ru_utime.tv_sec) * 1e3 + static_cast<double>(ru.ru_utime.tv_usec) / 1e3;
+    const double ru_system = static_cast<double>(ru.ru_stime.tv_sec) * 1e3 + static_cast<double>(ru.ru_stime.tv_usec) / 1e3;
+    report_.cpu_user_ms = usage && usage->user_ms ? usage->user_ms : ru_user;
+    report_.cpu_system_ms = usage && usage->system_ms ? usage->system_ms : ru_system;
+    observed.cpu_used_ms = *report_.cpu_user_ms + *report_.cpu_system_ms;
+    observed.cpu_limit_ms = plan.cpu_time_ms;
+    observed.seccomp_action = seccomp_action_;
+    if (usage && usage->memory_peak_bytes) {
+      report_.memory_peak_bytes = usage->memory_peak_bytes;
+      report_.memory_source = std::string("cgroup-") + cgroup::to_string(plan.cgroup.kind);
+    } else {
+      report_.memory_peak_bytes = static_cast<uint64_t>(ru.ru_maxrss) * 1024;
+      report_.memory_source = "rusage";
+    }
+    if (usage) report_.pids_peak = usage->pids_peak;
+
+    supervise::Outcome outcome = supervise::classify(observed);
+    report_.status = outcome.status;
+    report_.exit_code = outcome.exit_code;
+    report_.signal = outcome.signal;
+    report_.error = outcome.error;
+    report_.violations = std::move(s.violations);
+    report_.violations_dropped = s.violations_dropped;
+    report_.userns = plan.enforcement.userns;
+    report_.cgroup = cgroup::to_string(plan.enforcement.cgroup);
+    report_.seccomp = plan.enforcement.seccomp;
+    report_.landlock = plan.enforcement.landlock;
+    report_.wall_time_ms = s.wall_ms;
+  }
+
+  int finish() {
+    int code = report::exit_code(report_);
+    if (!report::emit(report_, options_.json, options_.report_path)) code = report::kExitSetupError;
+    return code;
+  }
+
+  RunOptions& options_;
+  std::vector<std::string> command_;
+  report::Report report_;
+  double started_ms_ = 0;
+  policy::SeccompAction seccomp_action_ = policy::SeccompAction::errno_;
+};
+
+}  // namespace
+
+Runner add_run(CLI::App& root, std::vector<std::string>& command) {
+  auto options = std::make_shared<RunOptions>();
+  auto* cmd = root.add_subcommand("run", "Run a command in a jail: agentjail run [OPTIONS] -- CMD [ARG...]");
+  cmd->add_option("-p,--policy", options->policy, "Policy file (.toml) or built-in name")->capture_default_str();
+  cmd->add_flag("--json", options->json,
+                "Capture the command's stdout and stderr and print one JSON report on stdout");
+  cmd->add_option("--report", options->report_path, "Also write the report JSON to this file");
+  auto& o = options->overrides;
+  cmd->add_option("--ro", o.ro, "Add a read-only bind mount SRC[:DST]")->type_name("SRC[:DST]");
+  cmd->add_option("--rw", o.rw, "Add a read-write bind mount SRC[:DST]")->type_name("SRC[:DST]");
+  cmd->add_option("--tmpfs", o.tmpfs, "Add a tmpfs DST[:SIZE]")->type_name("DST[:SIZE]");
+  cmd->add_option("--cwd", o.cwd, "Working directory inside the jail (process.cwd)")->type_name("DIR");
+  cmd->add_option("--env", o.env, "Set a variable in the jail (process.env); repeatable")->type_name("NAME=VALUE");
+  cmd->add_option("--net", o.net, "network.mode: none, loopback or host")->type_name("MODE");
+  cmd->add_option("--time", o.wall_time, "limits.wall_time, e.g. 30s or unlimited")->type_name("DURATION");
+  cmd->add_option("--cpu-time", o.cpu_time, "limits.cpu_time, e.g. 10s or unlimited")->type_name("DURATION");
+  cmd->add_option("--memory", o.memory, "limits.memory, e.g. 256MiB or unlimited")->type_name("SIZE");
+  cmd->add_option("--pids", o.pids, "limits.pids, e.g. 64 or unlimited")->type_name("N");
+  cmd->add_flag("-v,--verbose", options->verbose, "Log each setup step and its time on stderr (-vv: more)");
+  cmd->add_flag("-q,--quiet", options->quiet, "Print only errors of agentjail's own");
+  cmd->allow_extras();  // reported below with a hint, instead of CLI11's generic message
+  cmd->footer("Everything after -- is the command, run inside the jail. Exit codes: the command's own (0-123), "
+              "124 time limit, 125 agentjail failed, 126 not executable, 127 not found, 128+N killed by signal N.");
+  return [options, &command, cmd] {
+    if (!cmd->remaining().empty()) {
+      log::error_line("run: unexpected argument " + aj::quoted(cmd->remaining().front()) +
+                      ": put the command after --, as in: agentjail run [OPTIONS] -- CMD [ARG...]");
+      return report::kExitSetupError;
+    }
+    log::init(options->quiet         ? log::Level::quiet
+              : options->verbose > 1 ? log::Level::debug
+              : options->verbose     ? log::Level::verbose
+                                     : log::Level::normal);
+    return Run(*options, command).execute();
+  };
+}
+
+}  // namespace aj::cli
