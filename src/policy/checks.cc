@@ -41,7 +41,7 @@ Problem check_absolute(std::string_view path) {
 Problem check_target(std::string_view path) {
   if (auto problem = check_absolute(path)) return problem;
   const std::string normal = normalize_target(path);
-  if (normal == "/") return "the jail's root itself cannot be a mount target";
+  if (normal == "/") return fmt::format("{} is the jail's root, which cannot be a mount target", aj::quoted(path));
   // "." and ".." would let one target alias another (or climb above a bind), defeating the
   // duplicate check and the in-place replacement that extends relies on.
   for (const auto& component : split(std::string_view(normal).substr(1), '/'))

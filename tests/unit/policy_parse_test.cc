@@ -169,8 +169,8 @@ TEST_CASE("policy: mount targets have no . or .. components, are not / and not e
   CHECK(d.format() == "p.toml:4:10: filesystem.mount.target: \"/srv/../etc\" has a \"..\" component; write the path without it");
   CHECK(contains(target("/..").message, "\"..\" component"));
   CHECK(contains(target("/a/./b").message, "\".\" component"));
-  CHECK(contains(target("/").message, "root itself"));
-  CHECK(contains(target("//").message, "root itself"));
+  CHECK(contains(target("/").message, "is the jail's root"));
+  CHECK(contains(target("//").message, "is the jail's root"));
   CHECK(contains(target("").message, "must not be empty"));
   // Redundant slashes are only spelling: stored in normal form.
   Policy policy = ok("version = 1\n[[filesystem.mount]]\ntype = \"tmpfs\"\ntarget = \"//scratch//dir/\"\n");
