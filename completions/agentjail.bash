@@ -1,0 +1,98 @@
+# bash completion for agentjail(1).
+# Completes subcommands, their options, built-in policy names (asked of `agentjail policies`
+# at completion time, so a newer binary's policies appear without updating this file), .toml
+# files, option values, and after "--" the jailed command and its arguments.
+
+_agentjail_policies() {
+  # The first word of each line of `agentjail policies`; nothing if the binary fails.
+  "${1:-agentjail}" policies 2>/dev/null | while IFS=$' \t' read -r name _; do printf '%s\n' "$name"; done
+}
+
+_agentjail() {
+  local cur prev words cword
+  _init_completion -n := || return
+
+  local i cmd="" dashdash=0
+  for ((i = 1; i < cword; i++)); do
+    if [[ ${words[i]} == -- ]]; then
+      dashdash=$i
+      break
+    fi
+    if [[ -z $cmd && ${words[i]} != -* ]]; then
+      cmd=${words[i]}
+    fi
+  done
+
+  # After "--": the jailed command, completed like any command line.
+  if ((dashdash > 0)); then
+    _command_offset $((dashdash + 1))
+    return
+  fi
+
+  case $prev in
+    -p | --policy)
+      local IFS=$'\n'
+      COMPREPLY=($(compgen -W "$(_agentjail_policies "${words[0]}")" -- "$cur"))
+      _filedir toml
+      return
+      ;;
+    --report | --audit-log)
+      _filedir
+      return
+      ;;
+    --ro | --rw)
+      # SRC[:DST]: complete the host path before the colon.
+      if [[ $cur != *:* ]]; then
+        _filedir
+      fi
+      return
+      ;;
+    --tmpfs | --cwd)
+      return
+      ;;
+    --net)
+      COMPREPLY=($(compgen -W "none loopback host" -- "$cur"))
+      return
+      ;;
+    --format)
+      COMPREPLY=($(compgen -W "bpf pfc" -- "$cur"))
+      return
+      ;;
+    --time | --cpu-time)
+      COMPREPLY=($(compgen -W "500ms 10s 30s 1m 10m unlimited" -- "$cur"))
+      return
+      ;;
+    --memory)
+      COMPREPLY=($(compgen -W "64MiB 256MiB 1GiB unlimited" -- "$cur"))
+      return
+      ;;
+    --pids)
+      COMPREPLY=($(compgen -W "16 64 256 unlimited" -- "$cur"))
+      return
+      ;;
+    --env)
+      compopt -o nospace
+      COMPREPLY=($(compgen -e -S = -- "$cur"))
+      return
+      ;;
+  esac
+
+  local opts
+  case $cmd in
+    "")
+      COMPREPLY=($(compgen -W "run check policies doctor seccomp --help --version" -- "$cur"))
+      return
+      ;;
+    run)
+      opts="-p --policy --json --report --audit-log --ro --rw --tmpfs --cwd --env --net --time
+            --cpu-time --memory --pids -v --verbose -q --quiet -h --help --"
+      ;;
+    check | doctor) opts="-p --policy --json -h --help" ;;
+    seccomp) opts="-p --policy --format --sets --no-notify -h --help" ;;
+    policies) opts="-h --help" ;;
+    *) return ;;
+  esac
+  COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+}
+
+complete -F _agentjail agentjail
