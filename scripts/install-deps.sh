@@ -18,5 +18,6 @@ apt-get install -y -qq --no-install-recommends \
   nodejs bubblewrap iproute2 util-linux procps psmisc strace \
   hyperfine time scdoc \
   qemu-system-x86 busybox-static kmod cpio \
-  debhelper dpkg-dev lintian fakeroot >/dev/null
+  debhelper dpkg-dev lintian fakeroot \
+  bash-completion zsh fish python3-yaml >/dev/null
 echo "install-deps: done"
