@@ -21,7 +21,8 @@ struct Loaded {
 std::optional<Loaded> load(std::string_view spec, Diagnostics& diagnostics);
 
 // Parses TOML text as a policy named `display_name` (used in diagnostics). `extends` is
-// resolved relative to `base_dir` (built-in names always work). For tests and the fuzzer.
+// resolved relative to `base_dir` (built-in names always work); an empty `base_dir` refuses
+// `extends` by path, so untrusted text cannot make the loader read files. For tests and the fuzzer.
 std::optional<Loaded> load_text(std::string_view text, std::string_view display_name, std::string_view base_dir,
                                 Diagnostics& diagnostics);
 
