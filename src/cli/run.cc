@@ -127,7 +127,7 @@ class Run {
     auto plan = plan::build(policy, host, command_, caller_environment());
     if (!plan) return std::unexpected(plan.error().context("plan"));
     report_.warnings = plan->warnings;
-    for (const auto& warning : plan->warnings) spdlog::warn("{}", warning);
+    for (const auto& warning : plan->warnings) spdlog::info("warning: {}", warning);
 
     auto filter = seccomp::compile(plan->seccomp);
     if (!filter) return std::unexpected(filter.error().context("seccomp"));
