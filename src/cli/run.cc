@@ -16,6 +16,7 @@
 #include "policy/emit.h"
 #include "policy/load.h"
 #include "policy/overrides.h"
+#include "report/audit.h"
 #include "report/emit.h"
 #include "report/exit_codes.h"
 #include "report/report.h"
@@ -30,6 +31,7 @@ namespace {
 struct RunOptions {
   std::string policy = "default";
   std::string report_path;
+  std::string audit_log;
   bool json = false;
   int verbose = 0;
   bool quiet = false;
@@ -122,6 +124,7 @@ class Run {
     report_.limit_memory_bytes = policy.limits.memory_bytes;
     report_.limit_pids = policy.limits.pids;
     seccomp_action_ = policy.seccomp.default_action;
+    if (policy.audit_log) policy_audit_log_ = *policy.audit_log;
 
     const host::Host host = host::probe();
     auto plan = plan::build(policy, host, command_, caller_environment());
@@ -216,6 +219,9 @@ class Run {
   int finish() {
     int code = report::exit_code(report_);
     if (!report::emit(report_, options_.json, options_.report_path)) code = report::kExitSetupError;
+    const std::string& audit_log = options_.audit_log.empty() ? policy_audit_log_ : options_.audit_log;
+    if (!audit_log.empty() && !report::append_audit_line(audit_log, report_, ::getuid()))
+      code = report::kExitSetupError;
     return code;
   }
 
@@ -224,6 +230,7 @@ class Run {
   report::Report report_;
   double started_ms_ = 0;
   policy::SeccompAction seccomp_action_ = policy::SeccompAction::errno_;
+  std::string policy_audit_log_;
 };
 
 }  // namespace
@@ -235,6 +242,8 @@ Runner add_run(CLI::App& root, std::vector<std::string>& command) {
   cmd->add_flag("--json", options->json,
                 "Capture the command's stdout and stderr and print one JSON report on stdout");
   cmd->add_option("--report", options->report_path, "Also write the report JSON to this file");
+  cmd->add_option("--audit-log", options->audit_log, "Append one JSON line for this run to this file (audit_log)")
+      ->type_name("PATH");
   auto& o = options->overrides;
   cmd->add_option("--ro", o.ro, "Add a read-only bind mount SRC[:DST]")->type_name("SRC[:DST]");
   cmd->add_option("--rw", o.rw, "Add a read-write bind mount SRC[:DST]")->type_name("SRC[:DST]");
