@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from conftest import AGENTJAIL, PROBES, probe, probe_options, requires_userns, run
+from conftest import AGENTJAIL, NOBODY, PROBES, probe_options, requires_userns, run
 
 pytestmark = requires_userns
 
@@ -87,8 +87,8 @@ def notify_works(report):
     return not any("seccomp.notify" in w for w in report["warnings"])
 
 
-def run_probe(name, *args, policy="default", options=()):
-    return run(f"/probe/{name}", *args, policy=policy, options=list(options) + probe_options(name))
+def run_probe(name, *args, policy="default", options=(), user=None):
+    return run(f"/probe/{name}", *args, policy=policy, options=list(options) + probe_options(name), user=user)
 
 
 def check_blocked(r, name, expected, check_violation=True):
@@ -113,6 +113,11 @@ def test_always_denied_call_is_refused(name):
     check_blocked(run_probe(name), name, ALWAYS_DENIED[name])
 
 
+@pytest.mark.parametrize("name", ["sc_unshare", "sc_tiocsti", "sc_af_packet", "sc_x32", "sc_mount", "sc_bpf"])
+def test_always_denied_for_an_unprivileged_caller(name):
+    check_blocked(run_probe(name, user=NOBODY), name, ALWAYS_DENIED[name])
+
+
 @pytest.mark.parametrize("name", sorted(NETWORK_NONE_ONLY))
 def test_network_family_refused_without_network(name):
     check_blocked(run_probe(name), name, NETWORK_NONE_ONLY[name])
@@ -132,7 +137,7 @@ def test_dangerous_families_refused_in_every_network_mode(name, mode):
 
 def test_tiocsti_with_high_bits_is_refused():
     # The kernel reads the request as 32 bits; the filter must too.
-    check_blocked(run_probe("sc_tiocsti", "high"), "sc_tiocsti", ALWAYS_DENIED["sc_tiocsti"])
+    check_blocked(run_probe("sc_tiocsti", "high"), "sc_tiocsti", ("ioctl", {1: TIOCSTI | 1 << 32}, EPERM))
 
 
 def test_always_denied_even_when_the_policy_allows_it_by_name(policy_dir):
@@ -196,6 +201,10 @@ def test_default_runs_python_with_ssl_sqlite_multiprocessing_asyncio_subprocess(
     assert_clean(run("python3", "-c", PYTHON_WORKLOAD, policy="python"), "python ok")
 
 
+def test_default_runs_python_for_an_unprivileged_caller():
+    assert_clean(run("python3", "-c", PYTHON_WORKLOAD, policy="python", user=NOBODY), "python ok")
+
+
 def test_default_runs_node():
     script = ("const cp = require('child_process'), fs = require('fs'), crypto = require('crypto');"
               "fs.writeFileSync('/tmp/x', 'data'); if (fs.readFileSync('/tmp/x', 'utf8') !== 'data') process.exit(3);"
@@ -232,16 +241,18 @@ def test_refused_call_is_named_in_violations(policy_dir):
         deny = ["mkdir", "mkdirat"]
         errno = "EACCES"
     """)
-    r = run("/bin/sh", "-c", "mkdir /tmp/d; mkdir /tmp/d; echo rc=$?", policy=path)
+    # One process refused twice, then another once: one entry per (call, pid), with a count.
+    r = run("/bin/sh", "-c", "mkdir /tmp/d /tmp/e; mkdir /tmp/f; echo rc=$?", policy=path)
     assert "Permission denied" in r.stderr, r
     if not notify_works(r.report):
         pytest.skip("no seccomp user notification on this kernel: violations are not recorded")
     hits = [v for v in r.report["violations"] if v["syscall"] in ("mkdir", "mkdirat")]
-    assert len(hits) == 1, r.report["violations"]
-    v = hits[0]
-    assert v["action"] == "errno" and v["count"] == 2, v
-    assert len(v["args"]) == (2 if v["syscall"] == "mkdir" else 3), v
-    assert v["pid"] >= 2, v
+    assert [v["count"] for v in hits] == [2, 1], r.report["violations"]
+    assert hits[0]["pid"] != hits[1]["pid"] and min(v["pid"] for v in hits) >= 2, hits
+    for v in hits:
+        assert v["action"] == "errno", v
+        assert len(v["args"]) == (2 if v["syscall"] == "mkdir" else 3), v
+        assert v["args"][-1] == 0o777, v  # the mode mkdir(1) asks for
 
 
 def test_repeated_refusals_are_folded_and_capped(policy_dir):
