@@ -1,6 +1,7 @@
 // Policy parsing and validation: every kind of diagnostic, located at file:line:col.
 #include <doctest/doctest.h>
 
+#include <ios>
 #include <string>
 
 #include "policy/load.h"
@@ -433,4 +434,40 @@ TEST_CASE("policy: loading by name and by path") {
   auto builtin = load("python", diagnostics);
   REQUIRE(builtin.has_value());
   CHECK(builtin->source == "builtin:python");
+}
+
+// toml++ 3.3.0 reaches a TOML_UNREACHABLE (undefined behaviour) when it asks whether a non-ASCII
+// code point outside a string is whitespace (marzer/tomlplusplus#190 and #295, fixed upstream by
+// #305, not in Debian bookworm). The fuzzer found it. Policies are written by the operator, not
+// by jailed code, but the loader must still fail cleanly: this pins down that the library we
+// link refuses every such code point with a located syntax error instead of misbehaving.
+TEST_CASE("policy: non-ASCII characters outside strings are syntax errors, never a crash") {
+  auto utf8 = [](char32_t c) {
+    std::string out;
+    if (c < 0x800) {
+      out += static_cast<char>(0xC0 | (c >> 6));
+    } else {
+      out += static_cast<char>(0xE0 | (c >> 12));
+      out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    }
+    out += static_cast<char>(0x80 | (c & 0x3F));
+    return out;
+  };
+  size_t refused = 0, checked = 0;
+  for (char32_t c = 0xA0; c <= 0xFFFD; ++c) {
+    if (c >= 0xD800 && c <= 0xDFFF) continue;  // surrogates are not characters
+    const std::string ch = utf8(c);
+    for (const std::string& text : {"version = 1\n" + ch + " = 1\n", "version = 1\na" + ch + " = 1\n",
+                                    "version = 1 " + ch + "\n", "version = 1\nx = {a" + ch + " = 1}\n"}) {
+      Diagnostics diagnostics;
+      auto loaded = load_text(text, "p.toml", "", diagnostics);
+      ++checked;
+      if (!loaded && diagnostics.size() == 1 && diagnostics[0].message.starts_with("TOML syntax error") &&
+          diagnostics[0].line == 2 - (text.starts_with("version = 1 ") ? 1 : 0))
+        ++refused;
+      else
+        FAIL_CHECK("U+" << std::hex << static_cast<uint32_t>(c) << " was not refused cleanly");
+    }
+  }
+  CHECK(refused == checked);
 }
