@@ -103,6 +103,14 @@ Result<Source> file_source(const std::string& spec, const std::string& display, 
                 .text = std::move(*text)};
 }
 
+// "python.toml" that does not exist was probably meant as the built-in "python".
+std::string builtin_hint(std::string_view spec, const Error& error) {
+  if (error.code != ENOENT) return {};
+  const std::string stem = fs::path(spec).stem().string();
+  if (!find_builtin(stem)) return {};
+  return fmt::format("did you mean the built-in policy {}?", aj::quoted(stem));
+}
+
 std::string chain_text(const std::vector<Layer>& chain, std::string_view last) {
   std::vector<std::string> names;
   for (const auto& layer : chain) names.push_back(layer.source.display);
@@ -164,7 +172,8 @@ std::optional<Source> resolve_parent(const std::vector<Layer>& chain, const toml
                               : (fs::path(child.display).parent_path() / spec).lexically_normal().string();
     auto source = file_source(spec, display, child.base_dir);
     if (!source)
-      return error(fmt::format("{}: {} ({})", aj::quoted(display), source.error().what(), chain_text(chain, display)));
+      return error(fmt::format("{}: {} ({})", aj::quoted(display), source.error().what(), chain_text(chain, display)),
+                   builtin_hint(spec, source.error()));
     parent = std::move(*source);
   }
   for (const auto& layer : chain)
@@ -249,7 +258,7 @@ std::optional<Loaded> load(std::string_view spec, Diagnostics& diagnostics) {
   }
   auto source = file_source(absolute.string(), std::string(spec), "/");
   if (!source) {
-    diagnostics.push_back(whole_file(std::string(spec), "", source.error().what()));
+    diagnostics.push_back(whole_file(std::string(spec), "", source.error().what(), builtin_hint(spec, source.error())));
     return std::nullopt;
   }
   return load_source(std::move(*source), absolute.string(), diagnostics);

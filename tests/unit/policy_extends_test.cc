@@ -230,6 +230,8 @@ TEST_CASE("extends: a missing parent is an error that shows the chain") {
   CHECK(diagnostics[0].format() == dir.path() + "/b.toml:2:11: extends: \"" + dir.path() +
                                        "/missing.toml\": cannot read: No such file or directory (" + a + " -> " +
                                        dir.path() + "/b.toml -> " + dir.path() + "/missing.toml)");
+  Diagnostics file_for_builtin = errors(dir.write("b2.toml", "version = 1\nextends = \"python.toml\"\n"));
+  CHECK(file_for_builtin[0].hint == "did you mean the built-in policy \"python\"?");
   Diagnostics builtin = errors(dir.write("c.toml", "version = 1\nextends = \"pyhton\"\n"));
   CHECK(builtin[0].message == "extends: unknown built-in policy \"pyhton\"");
   CHECK(builtin[0].hint == "did you mean \"python\"?");

@@ -420,6 +420,11 @@ TEST_CASE("policy: loading by name and by path") {
   REQUIRE(diagnostics.size() == 1);
   CHECK(diagnostics[0].format() == "/nonexistent/agentjail/policy.toml: cannot read: No such file or directory");
   diagnostics.clear();
+  CHECK_FALSE(load("shell.toml", diagnostics).has_value());
+  REQUIRE(diagnostics.size() == 1);
+  CHECK(diagnostics[0].format() ==
+        "shell.toml: cannot read: No such file or directory (did you mean the built-in policy \"shell\"?)");
+  diagnostics.clear();
   CHECK_FALSE(load("/dev/null/x.toml", diagnostics).has_value());
   diagnostics.clear();
   // A device is not a policy: refused before reading, so /dev/zero cannot keep us reading.
