@@ -1,10 +1,16 @@
 // The jail's cgroup: created below our own cgroup only, limits written, usage read,
 // everything in it killed and the directory removed when the owner goes away.
+//
+// Directory names are "agentjail-<pid>-<random>" (the jail) and "agentjail-<pid>-<random>-self"
+// (the leaf agentjail moves itself into on cgroup v2 when its own cgroup must give up its
+// processes to enable controllers). The owner holds an flock on each jail directory, so a later
+// run can tell a stale directory (owner pid gone, lock free) from a live one.
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -23,9 +29,14 @@ const char* to_string(Kind kind);  // "none" | "v1" | "v2", as the report's enfo
 struct Enforcement {
   Kind kind = Kind::none;
   bool memory = false, pids = false, cpus = false, cpu_time = false;  // by the cgroup
-  bool rlimit_as = false;       // memory falls back to RLIMIT_AS (per process)
-  bool rlimit_nproc = false;    // pids fall back to RLIMIT_NPROC (per host uid, not per jail)
+  bool memory_swap = false;     // memory: swap is limited to 0 too (memory.swap.max / memsw)
+  bool rlimit_as = false;       // memory falls back to RLIMIT_AS (per process, address space)
+  bool rlimit_nproc = false;    // pids fall back to RLIMIT_NPROC (per user namespace on >= 5.14)
+  // v2: the controllers create() enables for the jail; v1: the hierarchies it creates the jail in.
+  // Controllers are used for accounting (memory.peak, pids.peak) even without a limit.
+  std::vector<std::string> controllers;
   std::vector<std::string> warnings;  // one line per limit that is weaker than the policy asks
+  std::vector<std::string> notes;     // what the report measures less well here (not limits)
 };
 Enforcement decide(const policy::Limits& limits, const host::Host& host);
 
@@ -33,7 +44,7 @@ struct Usage {
   std::optional<double> user_ms, system_ms;  // whole jail
   std::optional<uint64_t> memory_peak_bytes;
   std::optional<uint64_t> pids_peak;
-  bool oom_killed = false;      // memory.events oom_kill > 0 (v2) / memory.oom_control (v1)
+  bool oom_killed = false;      // memory.events oom_kill > 0 (v2) / memory.oom_control oom_kill (v1)
   bool pids_max_hit = false;    // pids.events max > 0
 };
 
@@ -44,7 +55,7 @@ class JailCgroup {
                                    const host::Host& host);
   JailCgroup(JailCgroup&&) noexcept;
   JailCgroup& operator=(JailCgroup&&) noexcept;
-  ~JailCgroup();  // kill_all(), then remove every directory created
+  ~JailCgroup();  // kill_all(), then remove every jail directory created (retrying while busy)
 
   Kind kind() const;
   // v2 directory fd for clone3(CLONE_INTO_CGROUP); -1 when the child must be attached by pid.
@@ -54,16 +65,21 @@ class JailCgroup {
   // Whole-jail CPU time so far (user + system), for the cpu_time limit.
   std::optional<double> cpu_ms() const;
   Usage usage() const;
-  // cgroup.kill, or SIGKILL every pid listed until none is left.
+  // cgroup.kill, or SIGKILL every pid listed until none is left (bounded: about 2 s).
   Status kill_all();
+  // The jail's directories, one per hierarchy (for tests and -v).
+  std::vector<std::string> paths() const;
 
  private:
-  JailCgroup() = default;
+  JailCgroup();
+  void teardown() noexcept;  // what the destructor does
   struct State;
-  State* state_ = nullptr;
+  std::unique_ptr<State> state_;
 };
 
-// Removes empty agentjail cgroups left by runs that were SIGKILLed (their owner pid is gone).
-void remove_stale(const host::Host& host);
+// Removes empty agentjail cgroups left by runs that were SIGKILLed (their owner pid is gone
+// and nobody holds their lock) below our own cgroups; returns how many it removed. Directories
+// that still hold processes are left alone: they are not ours to kill.
+int remove_stale(const host::Host& host);
 
 }  // namespace aj::cgroup

@@ -3,6 +3,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -13,25 +14,43 @@ struct CgroupV2 {
   bool mounted = false;
   std::string mount;                    // e.g. "/sys/fs/cgroup" or "/sys/fs/cgroup/unified"
   std::string self;                     // our cgroup relative to `mount`, from /proc/self/cgroup "0::"
+  bool self_is_root = false;            // we run in the hierarchy's root (no internal-process rule)
   std::vector<std::string> available;   // controllers in our cgroup's cgroup.controllers
   std::vector<std::string> delegated;   // of those, the ones we can enable for a child we create
-  bool writable = false;                // we may create a child cgroup below `self`
-  std::string problem;                  // why not, with the fix (empty when fine)
+  bool writable = false;                // we may create a child cgroup below `self` and move our child into it
+  // Enabling controllers for a child needs our own cgroup free of processes: we are its only
+  // process, so JailCgroup::create moves agentjail itself into a leaf first.
+  bool must_move_self = false;
+  bool swap_accounting = false;         // memory.swap.max exists (or will, below the root)
+  std::string problem;                  // why some controller or the whole hierarchy is unusable, with the fix
+
+  // The directory of our own cgroup: mount + self.
+  std::string self_dir() const;
+  bool has(const std::string& controller) const;  // delegated
 };
 
 struct CgroupV1Controller {
-  std::string mount;  // e.g. "/sys/fs/cgroup/memory"
+  std::string mount;  // e.g. "/sys/fs/cgroup/memory"; co-mounted controllers share it
   std::string self;   // our cgroup relative to `mount`
   bool writable = false;
+  bool memsw = false;  // memory only: memory.memsw.* exists (swap is accounted and can be limited)
+  std::string problem;  // why it is not writable
+
+  std::string self_dir() const;  // mount + self
 };
 
 struct Host {
   // Who runs agentjail.
   uid_t uid = 0, euid = 0;
   gid_t gid = 0, egid = 0;
+  pid_t pid = 0;
   bool is_root() const { return euid == 0; }
 
   std::string kernel;                 // uname -r
+  int kernel_major = 0, kernel_minor = 0;
+  // True when the running kernel is at least major.minor.
+  bool kernel_at_least(int major, int minor) const;
+
   bool userns = false;                // a user namespace can be created by this caller
   bool unprivileged_userns = false;   // ... and by an ordinary user (sysctls, AppArmor)
   std::string userns_problem;         // why not, with the fix
@@ -40,13 +59,23 @@ struct Host {
   std::map<std::string, CgroupV1Controller> cgroup_v1;  // by controller name: memory, pids, cpu, cpuacct
   bool clone_into_cgroup = false;     // clone3(CLONE_INTO_CGROUP), kernel >= 5.7
   bool cgroup_kill = false;           // cgroup.kill, kernel >= 5.14
+  bool memory_peak = false;           // memory.peak, kernel >= 5.19
+  uint64_t swap_total_bytes = 0;      // SwapTotal of /proc/meminfo
 
   bool seccomp = false;               // seccomp filter mode
   bool seccomp_notify = false;        // SECCOMP_RET_USER_NOTIF
   int landlock_abi = 0;               // 0 when landlock is unavailable
 };
 
-// Reads /proc, /sys and a few harmless syscalls; creates nothing.
+// Reads /proc, /sys and a few harmless syscalls; creates nothing, forks nothing.
 Host probe();
+
+// Doctor only (forks): creates a user namespace in a child process and returns "" on success
+// or what failed ("unshare(CLONE_NEWUSER): Operation not permitted"). `as_uid` >= 0 (root
+// callers only): the child first becomes that ordinary user, to test the unprivileged case.
+std::string try_user_namespace(int as_uid = -1);
+
+// The fix to print for a cgroup v2 hierarchy that is not delegated to this caller.
+std::string delegation_hint(bool root);
 
 }  // namespace aj::host

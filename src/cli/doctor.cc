@@ -1,0 +1,280 @@
+// `agentjail doctor [-p POLICY] [--json]`: what this host can enforce, and how each limit of the
+// policy (default: `default`) would be enforced by `agentjail run` here. It removes stale cgroups
+// of SIGKILLed runs on the way. Exit 0 when the policy is enforced in full, 1 when anything would
+// be weaker (the output says what), 125 when the policy does not load.
+//
+// --json prints one object (schema 1; fields are only ever added):
+//   schema            1
+//   agentjail         version
+//   kernel            `uname -r`
+//   caller            {uid, euid, root}
+//   userns            {available: bool (this caller can create one: tested), unprivileged: bool (ordinary
+//                      users can: tested as uid 65534 when root, else from the sysctls), error: string|null
+//                      (what the test hit), problem: string|null (sysctls/AppArmor, with the fix)}
+//   cgroup            {v2: {mounted, mount, cgroup (ours, relative to mount), writable, available: [..],
+//                      delegated: [..] (controllers we can enable for the jail), problem: string|null},
+//                      v1: {CONTROLLER: {path, writable, memsw (memory only), problem: string|null}},
+//                      clone_into_cgroup, kill, memory_peak: bool, stale_removed: int}
+//   seccomp           {filter: bool, user_notify: bool}
+//   landlock          {abi: int (0: unavailable), used: false}
+//   policy            {name, source, cgroup: "v2"|"v1"|"none", limits: {LIMIT: {value: number|null (bytes,
+//                      ms, count or CPUs; null = unlimited), enforced_by: string, full: bool}},
+//                      warnings: [..] (as the run report would list them), notes: [..]}
+//   ok                bool: everything the policy asks would be enforced as asked
+//   problems          [string]: why not, one line each
+#include <unistd.h>
+
+#include <cstdio>
+#include <fmt/format.h>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "base/log.h"
+#include "base/strings.h"
+#include "base/version.h"
+#include "cgroup/cgroup.h"
+#include "cli/commands.h"
+#include "host/host.h"
+#include "plan/plan.h"
+#include "policy/load.h"
+#include "policy/units.h"
+#include "report/exit_codes.h"
+
+namespace aj::cli {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kNobody = 65534;
+
+json text_or_null(const std::string& text) { return text.empty() ? json(nullptr) : json(text); }
+
+struct LimitRow {
+  std::string name;
+  json value;          // null: unlimited
+  std::string shown;   // value as the policy writes it
+  std::string how;     // enforced_by
+  bool full = true;
+};
+
+std::string size_text(const std::optional<uint64_t>& bytes) { return bytes ? policy::format_size(*bytes) : "unlimited"; }
+std::string ms_text(const std::optional<uint64_t>& ms) { return ms ? policy::format_duration(*ms) : "unlimited"; }
+template <class T>
+json value_or_null(const std::optional<T>& value) { return value ? json(*value) : json(nullptr); }
+
+// How `run` would enforce each limit here: the same decision the planner makes.
+std::vector<LimitRow> limit_rows(const policy::Limits& limits, const cgroup::Enforcement& e, const host::Host& host) {
+  const std::string cg = std::string("cgroup ") + cgroup::to_string(e.kind);
+  std::vector<LimitRow> rows;
+  auto row = [&](std::string name, json value, std::string shown, std::string how, bool full) {
+    if (value.is_null()) how = "unlimited", full = true;
+    rows.push_back({std::move(name), std::move(value), std::move(shown), std::move(how), full});
+  };
+  row("wall_time", value_or_null(limits.wall_time_ms), ms_text(limits.wall_time_ms),
+      "supervisor timer, SIGKILL of the whole jail", true);
+  row("cpu_time", value_or_null(limits.cpu_time_ms), ms_text(limits.cpu_time_ms),
+      e.cpu_time ? cg + (e.kind == cgroup::Kind::v2 ? " cpu.stat" : " cpuacct.usage") +
+                       " of the whole jail, polled by the supervisor (RLIMIT_CPU per process as a backstop)"
+                 : "RLIMIT_CPU per process only",
+      e.cpu_time);
+  std::string memory_how;
+  if (e.memory && e.kind == cgroup::Kind::v2)
+    memory_how = cg + " memory.max" + (e.memory_swap ? ", memory.swap.max = 0" : ", swap not limited");
+  else if (e.memory)
+    memory_how = cg + " memory.limit_in_bytes" + (e.memory_swap ? " = memory.memsw.limit_in_bytes (no swap)" : ", swap not limited");
+  else
+    memory_how = "RLIMIT_AS per process (address space)";
+  row("memory", value_or_null(limits.memory_bytes), size_text(limits.memory_bytes), memory_how,
+      e.memory && (e.memory_swap || host.swap_total_bytes == 0));
+  row("pids", value_or_null(limits.pids), limits.pids ? std::to_string(*limits.pids) : "unlimited",
+      e.pids ? cg + " pids.max" : "RLIMIT_NPROC of the jail's user", e.pids);
+  row("cpus", value_or_null(limits.cpus), limits.cpus ? fmt::format("{:g}", *limits.cpus) : "unlimited",
+      e.cpus ? cg + (e.kind == cgroup::Kind::v2 ? " cpu.max" : " cpu.cfs_quota_us") : "not enforced", e.cpus);
+  row("file_size", value_or_null(limits.file_size_bytes), size_text(limits.file_size_bytes), "RLIMIT_FSIZE", true);
+  row("open_files", value_or_null(limits.open_files),
+      limits.open_files ? std::to_string(*limits.open_files) : "unlimited", "RLIMIT_NOFILE", true);
+  row("stack", value_or_null(limits.stack_bytes), size_text(limits.stack_bytes), "RLIMIT_STACK", true);
+  row("core_size", json(limits.core_size_bytes), policy::format_size(limits.core_size_bytes), "RLIMIT_CORE", true);
+  row("output", json(limits.output_bytes), policy::format_size(limits.output_bytes),
+      "bytes kept per stream in --json mode; the rest is drained and counted", true);
+  return rows;
+}
+
+struct Findings {
+  host::Host host;
+  int stale_removed = 0;
+  std::string userns_error;        // the caller's own test
+  std::string unprivileged_error;  // root only: the test as uid 65534
+  policy::Loaded policy;
+  std::optional<plan::Plan> plan;
+  std::string plan_error;
+  std::vector<LimitRow> limits;
+  std::vector<std::string> problems;
+  bool ok() const { return problems.empty(); }
+};
+
+Findings examine(policy::Loaded loaded) {
+  Findings f;
+  f.host = host::probe();
+  f.stale_removed = cgroup::remove_stale(f.host);
+  f.userns_error = host::try_user_namespace();
+  if (f.host.is_root()) f.unprivileged_error = host::try_user_namespace(kNobody);
+  f.policy = std::move(loaded);
+
+  auto plan = plan::build(f.policy.policy, f.host, {"doctor"}, {});
+  if (plan) f.plan = std::move(*plan);
+  else f.plan_error = plan.error().what();
+  const cgroup::Enforcement enforcement = cgroup::decide(f.policy.policy.limits, f.host);
+  f.limits = limit_rows(f.policy.policy.limits, enforcement, f.host);
+
+  if (!f.userns_error.empty())
+    f.problems.push_back("user namespaces: " + f.userns_error +
+                         (f.host.userns_problem.empty() ? "" : " (" + f.host.userns_problem + ")") +
+                         "; agentjail run cannot work here");
+  if (!f.plan_error.empty()) f.problems.push_back("plan: " + f.plan_error);
+  if (f.plan)
+    for (const auto& warning : f.plan->warnings) f.problems.push_back(warning);
+  else
+    for (const auto& warning : enforcement.warnings) f.problems.push_back(warning);
+  return f;
+}
+
+json to_json(const Findings& f) {
+  const host::Host& h = f.host;
+  json v1 = json::object();
+  for (const auto& [name, c] : h.cgroup_v1) {
+    v1[name] = {{"path", c.self_dir()}, {"writable", c.writable}, {"problem", text_or_null(c.problem)}};
+    if (name == "memory") v1[name]["memsw"] = c.memsw;
+  }
+  const auto& v2 = h.cgroup_v2;
+  json limits = json::object();
+  for (const auto& row : f.limits) limits[row.name] = {{"value", row.value}, {"enforced_by", row.how}, {"full", row.full}};
+  const cgroup::Enforcement e = cgroup::decide(f.policy.policy.limits, h);
+  return {
+      {"schema", 1},
+      {"agentjail", AGENTJAIL_VERSION},
+      {"kernel", h.kernel},
+      {"caller", {{"uid", h.uid}, {"euid", h.euid}, {"root", h.is_root()}}},
+      {"userns",
+       {{"available", f.userns_error.empty()},
+        {"unprivileged", h.is_root() ? f.unprivileged_error.empty() : f.userns_error.empty()},
+        {"error", text_or_null(f.userns_error.empty() ? f.unprivileged_error : f.userns_error)},
+        {"problem", text_or_null(h.userns_problem)}}},
+      {"cgroup",
+       {{"v2",
+         {{"mounted", v2.mounted}, {"mount", v2.mount}, {"cgroup", v2.self}, {"writable", v2.writable},
+          {"available", v2.available}, {"delegated", v2.delegated}, {"problem", text_or_null(v2.problem)}}},
+        {"v1", v1},
+        {"clone_into_cgroup", h.clone_into_cgroup},
+        {"kill", h.cgroup_kill},
+        {"memory_peak", h.memory_peak},
+        {"stale_removed", f.stale_removed}}},
+      {"seccomp", {{"filter", h.seccomp}, {"user_notify", h.seccomp_notify}}},
+      {"landlock", {{"abi", h.landlock_abi}, {"used", false}}},
+      {"policy",
+       {{"name", f.policy.policy.name},
+        {"source", f.policy.source},
+        {"cgroup", cgroup::to_string(e.kind)},
+        {"limits", limits},
+        {"warnings", f.plan ? f.plan->warnings : e.warnings},
+        {"notes", e.notes}}},
+      {"ok", f.ok()},
+      {"problems", f.problems},
+  };
+}
+
+const char* yes_no(bool value) { return value ? "yes" : "no"; }
+
+std::string userns_detail(const Findings& f) {
+  const host::Host& h = f.host;
+  std::string out = f.userns_error.empty() ? "created one as uid " + std::to_string(h.euid) : f.userns_error;
+  if (h.is_root())
+    out += "; ordinary users: " + std::string(f.unprivileged_error.empty() ? "yes (tested as uid 65534)"
+                                                                            : "no: " + f.unprivileged_error);
+  if (!h.userns_problem.empty()) out += "; " + h.userns_problem;
+  return out;
+}
+
+std::string v2_detail(const host::CgroupV2& v2) {
+  if (!v2.mounted) return v2.problem;
+  std::string out = v2.mount + ", our cgroup " + v2.self + "; delegated: " +
+                    (v2.delegated.empty() ? std::string("none") : join(v2.delegated, " "));
+  if (!v2.problem.empty()) out += "; " + v2.problem;
+  return out;
+}
+
+std::string v1_detail(const host::Host& h, bool* any_writable) {
+  std::vector<std::string> parts;
+  *any_writable = false;
+  for (const auto& [name, c] : h.cgroup_v1) {
+    *any_writable = *any_writable || c.writable;
+    parts.push_back(name + " " + (c.writable ? c.self_dir() : "no (" + c.problem + ")"));
+  }
+  return parts.empty() ? "no cgroup v1 hierarchy is mounted" : join(parts, "; ");
+}
+
+void print_table(const Findings& f) {
+  const host::Host& h = f.host;
+  auto line = [](const std::string& item, const std::string& state, const std::string& detail) {
+    std::printf("  %-18s %-8s %s\n", item.c_str(), state.c_str(), detail.c_str());
+  };
+  std::printf("agentjail %s doctor: kernel %s, uid %u\n\n", AGENTJAIL_VERSION, h.kernel.c_str(),
+              static_cast<unsigned>(h.euid));
+  line("user namespaces", yes_no(f.userns_error.empty()), userns_detail(f));
+  const auto& v2 = h.cgroup_v2;
+  line("cgroup v2", !v2.mounted ? "no" : v2.problem.empty() ? "yes" : v2.writable ? "partial" : "no", v2_detail(v2));
+  bool v1_writable = false;
+  std::string v1 = v1_detail(h, &v1_writable);
+  line("cgroup v1", yes_no(v1_writable), v1);
+  line("clone into cgroup", yes_no(h.clone_into_cgroup), "clone3(CLONE_INTO_CGROUP), kernel 5.7+");
+  line("cgroup.kill", yes_no(h.cgroup_kill), "kernel 5.14+; without it every pid is SIGKILLed in turn");
+  line("seccomp", yes_no(h.seccomp), std::string("user notification: ") + yes_no(h.seccomp_notify));
+  line("landlock", h.landlock_abi ? "ABI " + std::to_string(h.landlock_abi) : "no", "not used by agentjail yet");
+  line("stale cgroups", std::to_string(f.stale_removed), "removed (left by SIGKILLed runs)");
+
+  const cgroup::Enforcement e = cgroup::decide(f.policy.policy.limits, h);
+  std::printf("\npolicy %s (%s), cgroup %s:\n", f.policy.policy.name.c_str(), f.policy.source.c_str(),
+              cgroup::to_string(e.kind));
+  for (const auto& row : f.limits)
+    std::printf("  %-11s %-10s %-6s %s\n", row.name.c_str(), row.shown.c_str(),
+                row.value.is_null() ? "" : row.full ? "yes" : "weaker", row.value.is_null() ? "" : row.how.c_str());
+  if (!e.notes.empty()) {
+    std::printf("\nnotes:\n");
+    for (const auto& note : e.notes) std::printf("  - %s\n", note.c_str());
+  }
+  if (f.ok()) {
+    std::printf("\nresult: this policy is enforced in full here\n");
+    return;
+  }
+  std::printf("\nresult: weaker than the policy asks:\n");
+  for (const auto& problem : f.problems) std::printf("  - %s\n", problem.c_str());
+}
+
+}  // namespace
+
+Runner add_doctor(CLI::App& root) {
+  struct Options {
+    std::string policy = "default";
+    bool json = false;
+  };
+  auto options = std::make_shared<Options>();
+  auto* cmd = root.add_subcommand("doctor", "What this host can enforce, and how it would enforce a policy");
+  cmd->add_option("-p,--policy", options->policy, "Policy file (.toml) or built-in name")->capture_default_str();
+  cmd->add_flag("--json", options->json, "Print one JSON object instead of the table");
+  cmd->footer("Exit status: 0 when the policy is enforced in full here, 1 when something would be weaker "
+              "(listed), 125 when the policy does not load.");
+  return [options] {
+    policy::Diagnostics diagnostics;
+    auto loaded = policy::load(options->policy, diagnostics);
+    for (const auto& diagnostic : diagnostics) log::error_line(diagnostic.format());
+    if (!loaded) return report::kExitSetupError;
+    Findings findings = examine(std::move(*loaded));
+    if (options->json)
+      std::printf("%s\n", to_json(findings).dump(2).c_str());
+    else
+      print_table(findings);
+    return findings.ok() ? 0 : report::kExitUsageProblem;
+  };
+}
+
+}  // namespace aj::cli
