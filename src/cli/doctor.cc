@@ -256,14 +256,17 @@ Runner add_doctor(CLI::App& root) {
   struct Options {
     std::string policy = "default";
     bool json = false;
+    bool verbose = false;
   };
   auto options = std::make_shared<Options>();
   auto* cmd = root.add_subcommand("doctor", "What this host can enforce, and how it would enforce a policy");
   cmd->add_option("-p,--policy", options->policy, "Policy file (.toml) or built-in name")->capture_default_str();
   cmd->add_flag("--json", options->json, "Print one JSON object instead of the table");
+  cmd->add_flag("-v,--verbose", options->verbose, "Log each stale cgroup removed (stderr)");
   cmd->footer("Exit status: 0 when the policy is enforced in full here, 1 when something would be weaker "
               "(listed), 125 when the policy does not load.");
   return [options] {
+    log::init(options->verbose ? log::Level::verbose : log::Level::normal);
     policy::Diagnostics diagnostics;
     auto loaded = policy::load(options->policy, diagnostics);
     for (const auto& diagnostic : diagnostics) log::error_line(diagnostic.format());

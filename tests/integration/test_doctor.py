@@ -1,0 +1,125 @@
+"""SPEC §1 `agentjail doctor`: what this host can enforce, the stable --json object, and an exit
+status that says whether a policy would be enforced in full (0) or more weakly (1)."""
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import AGENTJAIL, as_user_prefix, is_root, run, userns_works
+
+LIMITS = {"wall_time", "cpu_time", "memory", "pids", "cpus", "file_size", "open_files", "stack", "core_size",
+          "output"}
+
+UNLIMITED_POLICY = """version = 1
+name = "unlimited"
+[limits]
+memory = "unlimited"
+pids = "unlimited"
+cpu_time = "unlimited"
+"""
+
+
+def doctor(*args, user=None):
+    argv = [AGENTJAIL, "doctor", *args]
+    if user is not None:
+        argv = as_user_prefix(user, user) + argv
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60)
+
+
+def doctor_json(*args, user=None):
+    proc = doctor("--json", *args, user=user)
+    assert proc.returncode in (0, 1), proc
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def test_json_object_is_complete_and_typed():
+    code, d = doctor_json()
+    assert d["schema"] == 1
+    assert set(d) >= {"agentjail", "kernel", "caller", "userns", "cgroup", "seccomp", "landlock", "policy", "ok",
+                      "problems"}
+    assert d["kernel"] == os.uname().release
+    assert d["caller"] == {"uid": os.getuid(), "euid": os.geteuid(), "root": is_root()}
+    assert set(d["userns"]) == {"available", "unprivileged", "error", "problem"}
+    assert set(d["cgroup"]) == {"v2", "v1", "clone_into_cgroup", "kill", "memory_peak", "stale_removed"}
+    assert set(d["cgroup"]["v2"]) == {"mounted", "mount", "cgroup", "writable", "available", "delegated", "problem"}
+    for name, c in d["cgroup"]["v1"].items():
+        assert name in {"memory", "pids", "cpu", "cpuacct"}
+        assert {"path", "writable", "problem"} <= set(c)
+        assert c["writable"] or c["problem"]
+    assert set(d["seccomp"]) == {"filter", "user_notify"}
+    assert isinstance(d["landlock"]["abi"], int) and d["landlock"]["used"] is False
+    assert d["policy"]["name"] == "default" and d["policy"]["source"] == "builtin:default"
+    assert d["policy"]["cgroup"] in {"v2", "v1", "none"}
+    assert set(d["policy"]["limits"]) == LIMITS
+    for limit in d["policy"]["limits"].values():
+        assert set(limit) == {"value", "enforced_by", "full"}
+    assert d["policy"]["limits"]["memory"]["value"] == 256 << 20
+    assert d["policy"]["limits"]["wall_time"]["value"] == 30000
+    assert d["policy"]["limits"]["cpus"]["value"] is None
+    assert (code == 0) == d["ok"] == (d["problems"] == [])
+
+
+def test_agrees_with_this_host():
+    _, d = doctor_json()
+    with open("/proc/self/cgroup") as f:
+        v2_lines = [line.split(":", 2)[2].strip() for line in f if line.startswith("0::")]
+    if d["cgroup"]["v2"]["mounted"] and v2_lines:
+        assert d["cgroup"]["v2"]["cgroup"] == v2_lines[0]
+        assert os.path.isdir(os.path.join(d["cgroup"]["v2"]["mount"], v2_lines[0].lstrip("/")))
+    for c in d["cgroup"]["v1"].values():
+        assert os.path.isdir(c["path"])
+        assert c["writable"] == os.access(c["path"], os.W_OK)
+    assert d["userns"]["available"] == userns_works()
+
+
+def test_exit_status_follows_the_warnings_of_a_real_run():
+    code, d = doctor_json()
+    r = run("/bin/true", policy="default")
+    assert r.report["enforcement"]["cgroup"] == d["policy"]["cgroup"]
+    assert r.report["warnings"] == d["policy"]["warnings"]
+    assert (code == 1) == bool(d["problems"])
+    for warning in d["policy"]["warnings"]:
+        assert warning in d["problems"]
+
+
+def test_unprivileged_user_without_cgroups_gets_exit_1_and_the_reasons():
+    code, d = doctor_json(user=65534 if is_root() else None)
+    if d["policy"]["cgroup"] != "none" and all(limit["full"] for limit in d["policy"]["limits"].values()):
+        pytest.skip("this user has a delegated cgroup here")
+    assert code == 1
+    assert d["ok"] is False
+    weaker = [name for name, limit in d["policy"]["limits"].items() if not limit["full"]]
+    assert weaker
+    for name in weaker:
+        assert any(p.startswith(f"limits.{name} (") for p in d["problems"]), (name, d["problems"])
+
+
+def test_a_policy_without_cgroup_limits_is_enforced_in_full_even_without_cgroups(workdir):
+    policy = os.path.join(workdir, "unlimited.toml")  # readable by the ordinary user too
+    with open(policy, "w") as f:
+        f.write(UNLIMITED_POLICY)
+    os.chmod(policy, 0o644)
+    code, d = doctor_json("-p", str(policy), user=65534 if is_root() else None)
+    if not d["userns"]["available"] or not d["seccomp"]["user_notify"]:
+        pytest.skip("this host lacks user namespaces or seccomp user notification")
+    assert d["policy"]["name"] == "unlimited"
+    assert d["policy"]["warnings"] == []
+    assert code == 0 and d["ok"] is True, d["problems"]
+
+
+def test_bad_policy_exits_125(tmp_path):
+    policy = tmp_path / "bad.toml"
+    policy.write_text("version = 1\n[limits]\nmemroy = 1\n")
+    proc = doctor("-p", str(policy))
+    assert proc.returncode == 125
+    assert "memroy" in proc.stderr
+
+
+def test_table_names_every_check():
+    proc = doctor()
+    assert proc.returncode in (0, 1), proc
+    for label in ("user namespaces", "cgroup v2", "cgroup v1", "cgroup.kill", "seccomp", "landlock",
+                  "stale cgroups", "policy default", "memory", "pids", "cpu_time", "result:"):
+        assert label in proc.stdout, label
+    assert proc.stderr == ""
