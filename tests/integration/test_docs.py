@@ -38,10 +38,10 @@ def help_options(*command):
     options = set()
     section = None
     for line in text.splitlines():
-        if re.match(r"^[A-Z][A-Z ]*:?$", line.strip()) and not line.startswith(" "):
-            section = line.strip().rstrip(":")
+        if re.match(r"^[A-Za-z][A-Za-z ]*:$", line):  # CLI11 section titles: "Options:" (or "OPTIONS:")
+            section = line.rstrip(":").lower()
             continue
-        if section == "OPTIONS" and line.startswith("  "):
+        if section == "options" and line.startswith("  "):
             first_column = re.split(r"\s{2,}", line.strip())[0]
             options.update(re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", first_column))
     assert "-h" in options and "--help" in options, text
@@ -50,7 +50,7 @@ def help_options(*command):
 
 def subcommands_in_help():
     text = agentjail("--help")
-    match = re.search(r"^SUBCOMMANDS:\n((?:  .*\n?)+)", text, re.M)
+    match = re.search(r"^(?:SUBCOMMANDS|Subcommands):\n((?:  .*\n?)+)", text, re.M)
     assert match, text
     return {line.split()[0] for line in match.group(1).splitlines() if line.strip()}
 
@@ -92,19 +92,22 @@ def test_documented_run_options_exist():
 
 
 def policy_keys(document, prefix=""):
-    """Dotted keys of `check --json`, with the JSON unit suffixes mapped back to TOML names."""
+    """(dotted key, is_table) of `check --json`, with JSON unit suffixes mapped back to TOML names."""
     keys = set()
     for key, value in document.items():
-        toml_key = re.sub(r"_(ms|bytes)$", "", key) if key not in ("pids",) else key
-        dotted = prefix + toml_key
-        keys.add(dotted)
+        dotted = prefix + re.sub(r"_(ms|bytes)$", "", key)
         if key == "env":
-            continue  # its keys are variable names, not policy keys
+            keys.add((dotted, False))  # an inline table whose keys are variable names, not policy keys
+            continue
         if isinstance(value, dict):
+            keys.add((dotted, True))
             keys |= policy_keys(value, dotted + ".")
-        if isinstance(value, list) and value and isinstance(value[0], dict):
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            keys.add((dotted, True))  # an array of tables: [[filesystem.mount]]
             for item in value:
                 keys |= policy_keys(item, dotted + ".")
+        else:
+            keys.add((dotted, False))
     return keys
 
 
@@ -112,12 +115,13 @@ def test_every_policy_key_is_documented():
     keys = set()
     for name in ("default", "python", "node", "shell", "ci"):
         keys |= policy_keys(json.loads(agentjail("check", "--json", "-p", name)))
-    assert {"limits.wall_time", "filesystem.mount.target", "filesystem.mount.size", "seccomp.errno"} <= keys
-    for dotted in sorted(keys):
-        table, _, key = dotted.rpartition(".")
-        assert bold(PAGE5, key), f"agentjail-policy(5) does not document {dotted}"
-        if table and "." not in table:
-            assert f"[{table}]" in PAGE5, f"agentjail-policy(5) has no [{table}] section"
+    names = {dotted for dotted, _ in keys}
+    assert {"limits.wall_time", "filesystem.mount.target", "filesystem.mount.size", "seccomp.errno"} <= names
+    for dotted, is_table in sorted(keys):
+        if is_table:
+            assert f"[{dotted}]" in PAGE5, f"agentjail-policy(5) has no [{dotted}] section"
+        else:
+            assert bold(PAGE5, dotted.rpartition(".")[2]), f"agentjail-policy(5) does not document {dotted}"
     # check --json uses units in its names; the page says how they map.
     for json_name in ("wall_time_ms", "memory_bytes", "size_bytes"):
         assert json_name in PAGE5

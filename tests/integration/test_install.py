@@ -81,7 +81,7 @@ def test_installed_policy_files_pass_check(prefix):
 def test_installed_man_pages_render(prefix):
     if shutil.which("man") is None:
         pytest.skip("man is not installed")
-    for page, title in (("share/man/man1/agentjail.1", "AGENTJAIL"), ("share/man/man5/agentjail-policy.5", "AGENTJAIL-POLICY")):
+    for page, title in (("share/man/man1/agentjail.1", "agentjail(1)"), ("share/man/man5/agentjail-policy.5", "agentjail-policy(5)")):
         proc = subprocess.run(["man", "-l", os.path.join(prefix, page)], capture_output=True, text=True,
                               env={**os.environ, "MANPAGER": "cat", "MANWIDTH": "80"})
         assert proc.returncode == 0 and title in proc.stdout and "SEE ALSO" in proc.stdout, proc.stderr

@@ -262,14 +262,24 @@ def test_cpu_limit_report_matches_report_schema():
         check_report(report, captured)
 
 
+@requires_userns
 def test_report_schema_rejects_incomplete_reports():
-    r = run("/bin/true", policy="/no/such/policy.toml", json_mode=True)
-    good = r.report
-    assert REPORT.is_valid(good)
+    failed = run("/bin/true", policy="shell", options=["--ro", "/no/such/path/anywhere:/x"], json_mode=True).report
+    ok = run("/bin/true", policy="shell", json_mode=True).report
+    assert REPORT.is_valid(failed) and REPORT.is_valid(ok)
+    for mutate in (
+        lambda d: d.pop("stdout"),                        # capture fields: all six or none
+        lambda d: d.pop("stderr_truncated"),
+        lambda d: d.__setitem__("exit_code", 1),          # ok means exit code 0
+        lambda d: d.__setitem__("signal", "SIGKILL"),     # ... and no signal
+    ):
+        document = copy.deepcopy(ok)
+        mutate(document)
+        assert not REPORT.is_valid(document), json.dumps(document)[:500]
+    good = failed
     mutations = [
         lambda d: d.pop("violations_dropped"),
         lambda d: d.pop("error"),
-        lambda d: d.pop("stdout"),                        # capture fields: all six or none
         lambda d: d.__setitem__("status", "crashed"),
         lambda d: d.__setitem__("error", None),           # setup_error needs its message
         lambda d: d.__setitem__("exit_code", 0),          # setup_error has no exit code
