@@ -3,8 +3,9 @@
 //
 // Directory names are "agentjail-<pid>-<random>" (the jail) and "agentjail-<pid>-<random>-self"
 // (the leaf agentjail moves itself into on cgroup v2 when its own cgroup must give up its
-// processes to enable controllers). The owner holds an flock on each jail directory, so a later
-// run can tell a stale directory (owner pid gone, lock free) from a live one.
+// processes to enable controllers; at the end it moves back, disables what it enabled and
+// removes the leaf when nothing else lives there). The owner holds an flock on each directory,
+// so a later run can tell a stale directory (owner pid gone, lock free) from a live one.
 #pragma once
 
 #include <sys/types.h>

@@ -76,6 +76,8 @@ void JailCgroup::teardown() noexcept {
       if (auto ok = detail::remove_dir(it->path); !ok)
         log::error_line("cgroup: " + ok.error().what() + " (a later run removes it once it is empty)");
   }
+  // Not an error of the run: the leaf is empty once we exit, and systemd removes it with the scope.
+  if (auto ok = detail::restore_self(*state_); !ok) spdlog::warn("cgroup: {}", ok.error().what());
   state_.reset();
 }
 

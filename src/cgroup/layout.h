@@ -27,7 +27,11 @@ struct Layout {
   int memory = -1, pids = -1, cpu = -1, cpuacct = -1;  // index into dirs of each controller's directory
   bool clone_into = false;  // v2 and CLONE_INTO_CGROUP available
   bool has_kill = false;    // v2 cgroup.kill exists
-  std::optional<Dir> self_leaf;  // v2: the leaf agentjail moved itself into; never removed by us
+  // v2, when agentjail had to leave its own cgroup (`base`) to enable controllers there: the
+  // leaf it moved into and the controllers it enabled, undone by restore_self() at the end.
+  std::optional<Dir> self_leaf;
+  std::string base;
+  std::vector<std::string> enabled_by_us;
 };
 
 // flock(fd, LOCK_EX | LOCK_NB): true when we now hold the lock. (The project's sys/file.h
@@ -54,6 +58,11 @@ Status create_v2(Layout& layout, const std::string& name, const policy::Limits& 
                  const host::Host& host);
 Status create_v1(Layout& layout, const std::string& name, const policy::Limits& limits, const Enforcement& enforcement,
                  const host::Host& host);
+
+// After the jail's directory is gone: disables what create_v2 enabled in our own cgroup, moves
+// agentjail back into it and removes the leaf, but only when nothing else lives below it
+// (another cgroup there may depend on those controllers). Otherwise the leaf stays.
+Status restore_self(Layout& layout);
 
 // Whole-jail CPU time in ms and the end-of-run usage, per hierarchy kind.
 std::optional<double> cpu_ms_v2(const Layout& layout);

@@ -1,4 +1,5 @@
 // The jail's cgroup on cgroup v2: one directory below our own cgroup.
+#include <dirent.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,8 +16,8 @@ namespace {
 
 // Controllers can be enabled for children only in a cgroup without processes of its own (the
 // no-internal-processes rule; the root is exempt). When agentjail is its cgroup's only process
-// it moves itself, and nothing else, into a leaf first; the leaf stays until agentjail exits
-// (a process cannot remove the cgroup it is in) and the next run's remove_stale() takes it.
+// it moves itself, and nothing else, into a leaf first (as `systemd-run --scope -p Delegate=yes`
+// leaves it); restore_self() undoes all of it at the end.
 Status move_self_to_leaf(Layout& layout, const std::string& base, const std::string& name, const host::Host& host) {
   auto listed = sys::read_file(base + "/cgroup.procs");
   if (!listed) return std::unexpected(listed.error());
@@ -50,13 +51,17 @@ Status create_v2(Layout& layout, const std::string& name, const policy::Limits& 
   for (const auto& controller : enforcement.controllers)
     if (std::find(enabled.begin(), enabled.end(), controller) == enabled.end()) missing.push_back(controller);
   if (!missing.empty()) {
-    if (!host.cgroup_v2.self_is_root)
+    if (!host.cgroup_v2.self_is_root) {
       if (auto ok = move_self_to_leaf(layout, base, name, host); !ok) return ok;
+      layout.base = base;
+    }
     // One controller per write, so an error names the one the kernel refused.
-    for (const auto& controller : missing)
+    for (const auto& controller : missing) {
       if (auto ok = sys::write_file(base + "/cgroup.subtree_control", "+" + controller); !ok)
         return std::unexpected(Error{ok.error().code, fmt::format("enable the {} controller in {}/cgroup.subtree_control",
                                                                   controller, base)});
+      if (layout.self_leaf) layout.enabled_by_us.push_back(controller);
+    }
   }
 
   auto dir = make_dir(base, name);
@@ -77,6 +82,30 @@ Status create_v2(Layout& layout, const std::string& name, const policy::Limits& 
   if (enforcement.cpus)
     if (auto ok = write_knob(jail, "cpu.max", cpu_max(*limits.cpus)); !ok) return ok;
   return {};
+}
+
+Status restore_self(Layout& layout) {
+  if (!layout.self_leaf) return {};
+  const std::string leaf_name = layout.self_leaf->path.substr(layout.base.size() + 1);
+  DIR* listing = ::opendir(layout.base.c_str());
+  if (!listing) return fail_errno("opendir " + layout.base);
+  std::vector<std::string> children;
+  while (dirent* entry = ::readdir(listing))
+    if (entry->d_type == DT_DIR && std::string_view(entry->d_name) != "." && std::string_view(entry->d_name) != "..")
+      children.emplace_back(entry->d_name);
+  ::closedir(listing);
+  if (children.size() != 1 || children[0] != leaf_name)
+    return fail(EBUSY, fmt::format("{} stays: other cgroups below {} may need its controllers", leaf_name, layout.base));
+  // Disable in reverse order of enabling, then go home: our cgroup may hold processes again.
+  for (auto it = layout.enabled_by_us.rbegin(); it != layout.enabled_by_us.rend(); ++it)
+    if (auto ok = sys::write_file(layout.base + "/cgroup.subtree_control", "-" + *it); !ok)
+      return std::unexpected(ok.error().context("disable " + *it + " in " + layout.base));
+  layout.enabled_by_us.clear();
+  if (auto ok = sys::write_file(layout.base + "/cgroup.procs", std::to_string(::getpid())); !ok)
+    return std::unexpected(ok.error().context("move agentjail back to " + layout.base));
+  const std::string path = layout.self_leaf->path;
+  layout.self_leaf.reset();
+  return remove_dir(path);
 }
 
 std::optional<double> cpu_ms_v2(const Layout& layout) {

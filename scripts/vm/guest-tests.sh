@@ -1,0 +1,24 @@
+#!/bin/sh
+# The default command of scripts/vm-test.sh, run as root in the cgroup-v2 VM: the integration
+# tests that matter for cgroups and doctor, as root (cgroup v2 enforces) and as an ordinary
+# user (no delegation: the rlimit fallback), plus a smoke set of the run report. AGENTJAIL,
+# AGENTJAIL_PROBES and AGENTJAIL_SOURCE_DIR are set by the VM's command script.
+set -u
+cd "$AGENTJAIL_SOURCE_DIR"
+pytest() { /usr/bin/python3 -m pytest -q -rs --color=no -p no:cacheprovider "$@"; }
+
+"$AGENTJAIL" doctor
+echo "== as root"
+pytest tests/integration/test_cgroup.py tests/integration/test_doctor.py
+root=$?
+echo "== as uid 65534"
+setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+  env HOME=/tmp /usr/bin/python3 -m pytest -q -rs --color=no -p no:cacheprovider \
+  tests/integration/test_cgroup.py tests/integration/test_doctor.py
+user=$?
+echo "== smoke: run report"
+# Emulated CPUs are ~10x slower: the 1 GiB output flood meets the default 10 s cpu_time there.
+pytest tests/integration/test_run_report.py -k "not gibibyte"
+smoke=$?
+echo "vm tests: root $root, uid 65534 $user, smoke $smoke"
+[ "$root" -eq 0 ] && [ "$user" -eq 0 ] && [ "$smoke" -eq 0 ]
