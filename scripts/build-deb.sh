@@ -38,5 +38,5 @@ deb=$(ls "$scratch"/agentjail_*.deb | head -n 1)
 echo "build-deb: $out/$(basename "$deb")"
 
 # lintian: errors fail the build; warnings are printed and allowed.
-lintian --fail-on error --no-tag-display-limit "$deb"
+lintian --fail-on error --tag-display-limit 0 "$deb"
 echo "build-deb: lintian found no errors"
