@@ -217,6 +217,10 @@ class Run {
   }
 
   int finish() {
+    // --json promises the six capture fields in every report, also when the jail failed
+    // before the command could write anything (schemas/report.schema.json).
+    if (options_.json && !report_.stdout_capture) report_.stdout_capture = report::Capture{};
+    if (options_.json && !report_.stderr_capture) report_.stderr_capture = report::Capture{};
     int code = report::exit_code(report_);
     if (!report::emit(report_, options_.json, options_.report_path)) code = report::kExitSetupError;
     const std::string& audit_log = options_.audit_log.empty() ? policy_audit_log_ : options_.audit_log;
