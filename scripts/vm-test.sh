@@ -35,7 +35,7 @@ die() {
   exit 125
 }
 
-for tool in qemu-system-x86_64 cpio depmod modprobe gzip apt-get dpkg timeout; do
+for tool in qemu-system-x86_64 cpio depmod modprobe gzip apt-get apt-cache dpkg timeout; do
   command -v "$tool" >/dev/null || die "$tool is missing (scripts/install-deps.sh installs it)"
 done
 busybox=/bin/busybox

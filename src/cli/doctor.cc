@@ -235,9 +235,13 @@ void print_table(const Findings& f) {
   const cgroup::Enforcement e = cgroup::decide(f.policy.policy.limits, h);
   std::printf("\npolicy %s (%s), cgroup %s:\n", f.policy.policy.name.c_str(), f.policy.source.c_str(),
               cgroup::to_string(e.kind));
-  for (const auto& row : f.limits)
-    std::printf("  %-11s %-10s %-6s %s\n", row.name.c_str(), row.shown.c_str(),
-                row.value.is_null() ? "" : row.full ? "yes" : "weaker", row.value.is_null() ? "" : row.how.c_str());
+  for (const auto& row : f.limits) {
+    if (row.value.is_null())
+      std::printf("  %-11s %s\n", row.name.c_str(), row.shown.c_str());
+    else
+      std::printf("  %-11s %-10s %-6s %s\n", row.name.c_str(), row.shown.c_str(), row.full ? "yes" : "weaker",
+                  row.how.c_str());
+  }
   if (!e.notes.empty()) {
     std::printf("\nnotes:\n");
     for (const auto& note : e.notes) std::printf("  - %s\n", note.c_str());

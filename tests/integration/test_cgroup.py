@@ -208,10 +208,25 @@ def scope(host):
     os.rmdir(path)
 
 
-def run_in(scope_path, *args, options=(), policy="python"):
-    proc = subprocess.run([AGENTJAIL, "run", "--json", "--policy", policy, *options, "--", *args],
-                          preexec_fn=enter_cgroup(scope_path), capture_output=True, text=True, timeout=120)
+def run_in(scope_path, *args, options=(), policy="python", user=None):
+    argv = [AGENTJAIL, "run", "--json", "--policy", policy, *options, "--", *args]
+    if user is not None:
+        argv = as_user_prefix(user, user) + argv
+    proc = subprocess.run(argv, preexec_fn=enter_cgroup(scope_path), capture_output=True, text=True, timeout=120)
     return proc, json.loads(proc.stdout)
+
+
+def test_delegated_to_an_ordinary_user_the_jail_gets_cgroup_v2(scope):
+    # What systemd's Delegate=yes hands to a user: the directory and the files that move
+    # processes and enable controllers.
+    for name in ("", "cgroup.procs", "cgroup.subtree_control", "cgroup.threads"):
+        os.chown(os.path.join(scope, name), 65534, 65534)
+    bomb = "chunks = []\nwhile True:\n    chunks.append(b'\\x01' * (8 << 20))\n"
+    proc, report = run_in(scope, "python3", "-c", bomb, options=["--memory", "64MiB"], user=65534)
+    assert report["enforcement"]["cgroup"] == "v2", report
+    assert report["warnings"] == [], report["warnings"]
+    assert report["status"] == "memory_limit" and proc.returncode == 137, report
+    assert glob.glob(os.path.join(scope, "*/")) == []
 
 
 def test_alone_in_its_cgroup_agentjail_moves_itself_aside_and_back(scope):
