@@ -81,6 +81,11 @@ done | awk '!seen[$0]++' | while read -r path; do
   basename "$path" >>"$initramfs/modules.list"
 done
 [ -s "$initramfs/modules.list" ] || die "no modules resolved for 9p and virtio in $kernel_root"
+# The guest's /tmp is a fresh tmpfs; paths under the host's /tmp it needs are bound back in.
+: >"$initramfs/keep.list"
+for path in "$repo" "$build"; do
+  case "$path/" in /tmp/*) echo "$path" >>"$initramfs/keep.list" ;; esac
+done
 
 quote() {
   local out="" word
