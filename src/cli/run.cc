@@ -20,7 +20,7 @@
 #include "report/emit.h"
 #include "report/exit_codes.h"
 #include "report/report.h"
-#include "seccomp/filter.h"
+#include "seccomp/precompiled.h"
 #include "supervise/supervisor.h"
 
 extern char** environ;
@@ -132,7 +132,7 @@ class Run {
     report_.warnings = plan->warnings;
     for (const auto& warning : plan->warnings) spdlog::info("warning: {}", warning);
 
-    auto filter = seccomp::compile(plan->seccomp);
+    auto filter = seccomp::filter_for(plan->seccomp);
     if (!filter) return std::unexpected(filter.error().context("seccomp"));
 
     std::optional<cgroup::JailCgroup> cgroup;

@@ -28,6 +28,7 @@
 #include "policy/load.h"
 #include "seccomp/filter.h"
 #include "seccomp/names.h"
+#include "seccomp/precompiled.h"
 #include "seccomp/notify.h"
 #include "seccomp/rules.h"
 #include "seccomp/sets.h"
@@ -442,6 +443,41 @@ TEST_CASE("seccomp cache: same spec, same filter, one compile") {
   CHECK(std::memcmp(first->program.data(), second->program.data(), first->program.size() * sizeof(sock_filter)) == 0);
   CHECK(first->program.size() != third->program.size());
   CHECK_FALSE(cache.get(spec_with(SeccompAction::errno_, {"@nope"})).has_value());
+}
+
+TEST_CASE("seccomp precompiled: the build's filters are what compile() makes now") {
+  // filtergen ran on this same code and libseccomp; a stale or corrupt table fails here.
+  const auto table = seccomp::precompiled_filters();
+  REQUIRE_FALSE(table.empty());
+  size_t matched = 0;
+  for (const auto& builtin : policy::builtins()) {
+    policy::Diagnostics diagnostics;
+    auto loaded = policy::load(builtin.name, diagnostics);
+    REQUIRE(loaded.has_value());
+    for (auto mode : {policy::NetworkMode::none, policy::NetworkMode::loopback, policy::NetworkMode::host})
+      for (bool notify : {false, true}) {
+        INFO(builtin.name, " network ", static_cast<int>(mode), " notify ", notify);
+        auto policy = loaded->policy;
+        policy.network.mode = mode;
+        const auto spec = seccomp::spec_for(policy, notify);
+        bool precompiled = false;
+        auto loaded_filter = seccomp::filter_for(spec, &precompiled);
+        auto compiled = seccomp::compile(spec);
+        REQUIRE((loaded_filter && compiled));
+        CHECK(precompiled);
+        CHECK(loaded_filter->notify == compiled->notify);
+        REQUIRE(loaded_filter->program.size() == compiled->program.size());
+        CHECK(std::memcmp(loaded_filter->program.data(), compiled->program.data(),
+                          compiled->program.size() * sizeof(sock_filter)) == 0);
+        ++matched;
+      }
+  }
+  CHECK(matched >= table.size());
+  // Anything else is compiled on the spot.
+  bool precompiled = true;
+  auto custom = seccomp::filter_for(spec_with(SeccompAction::errno_, {"@default", "mkdir"}), &precompiled);
+  REQUIRE(custom.has_value());
+  CHECK_FALSE(precompiled);
 }
 
 TEST_CASE("seccomp names: foreign ABIs and argument counts") {
