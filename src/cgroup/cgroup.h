@@ -63,6 +63,12 @@ class JailCgroup {
   int clone_fd() const;
   // Moves `pid` (a process we started, not yet running jailed code) into every cgroup.
   Status attach(pid_t pid);
+  // v1: per hierarchy, the jail directory's `tasks` file opened for writing (O_CLOEXEC), for
+  // the jail's init to join with write("0"): a single-threaded process moving itself is the one
+  // case where the kernel skips the global threadgroup lock, and with it the RCU grace period
+  // (5-15 ms) that attach(pid) waits for on every run. Empty for v2, which starts the child in
+  // its cgroup with clone3(CLONE_INTO_CGROUP).
+  Result<std::vector<sys::UniqueFd>> open_join_fds() const;
   // Whole-jail CPU time so far (user + system), for the cpu_time limit.
   std::optional<double> cpu_ms() const;
   Usage usage() const;

@@ -1,4 +1,5 @@
 // JailCgroup: the owner of the jail's cgroup directories, whatever the hierarchy.
+#include <fcntl.h>
 #include <sys/random.h>
 #include <ctime>
 #include <unistd.h>
@@ -93,6 +94,17 @@ Status JailCgroup::attach(pid_t pid) {
     if (auto ok = detail::write_knob(dir, "cgroup.procs", std::to_string(pid)); !ok)
       return std::unexpected(ok.error().context(fmt::format("attach pid {}", pid)));
   return {};
+}
+
+Result<std::vector<sys::UniqueFd>> JailCgroup::open_join_fds() const {
+  std::vector<sys::UniqueFd> fds;
+  if (!state_ || state_->kind != Kind::v1) return fds;
+  for (const auto& dir : state_->dirs) {
+    int fd = ::openat(dir.fd.get(), "tasks", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return fail_errno("open " + dir.path + "/tasks");
+    fds.emplace_back(fd);
+  }
+  return fds;
 }
 
 std::optional<double> JailCgroup::cpu_ms() const {

@@ -22,6 +22,7 @@ struct ChildContext {
   Stdio stdio;
   bool verbose = false;
   int sync_fd = -1;               // our end of the socket to the supervisor
+  std::vector<int> cgroup_join_fds;  // v1: the jail cgroups' `tasks` files (JailCgroup::open_join_fds)
 
   // Filled in by the steps, in order.
   std::vector<int> source_fds;    // per plan.mounts entry: O_PATH fd of a bind's source, or -1

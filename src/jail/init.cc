@@ -20,6 +20,8 @@ constexpr Step kInitSteps[] = {
     {"die-with-parent", steps::die_with_parent},
     // The supervisor writes our uid/gid maps and attaches cgroups; nothing runs before that.
     {"wait-for-go", steps::wait_for_go},
+    // Before we allocate anything worth accounting, and before the command can fork.
+    {"join-cgroup", steps::join_cgroup},
     // Before any mount: no mount event may propagate back to the host.
     {"private-mounts", steps::private_mounts},
     // With the caller's own file access, before our credentials change.

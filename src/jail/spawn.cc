@@ -39,6 +39,12 @@ Result<Jail> spawn(const plan::Plan& plan, const seccomp::Filter& filter, cgroup
   sys::UniqueFd ours(pair[0]), theirs(pair[1]);
 
   const int cgroup_fd = cgroup ? cgroup->clone_fd() : -1;
+  std::vector<sys::UniqueFd> join_fds;
+  if (cgroup && cgroup_fd < 0 && cgroup->kind() == cgroup::Kind::v1) {
+    auto opened = cgroup->open_join_fds();
+    if (!opened) return std::unexpected(opened.error().context("cgroup"));
+    join_fds = std::move(*opened);
+  }
   sys::UniqueFd pidfd;
   auto pid = sys::clone3_fork(plan.clone_flags, &pidfd, cgroup_fd);
   if (!pid) return std::unexpected(Error{pid.error().code, "clone3 into new namespaces" + clone_hint(pid.error().code)});
@@ -46,13 +52,16 @@ Result<Jail> spawn(const plan::Plan& plan, const seccomp::Filter& filter, cgroup
     // The jail. Single-threaded copy of us; it ends in execve or _exit, never returns.
     ours.reset();
     ChildContext ctx{plan, filter, stdio, verbose, theirs.release()};
+    for (auto& fd : join_fds) ctx.cgroup_join_fds.push_back(fd.release());
     init_main(ctx);
   }
 
   Jail jail{sys::ScopedChild(*pid, std::move(pidfd)), std::move(ours)};
   theirs.reset();
+  join_fds.clear();
   if (auto ok = write_id_maps(*pid, plan); !ok) return std::unexpected(ok.error().context("id maps"));
-  if (cgroup && cgroup_fd < 0)
+  // v1: the child joins by itself (join-cgroup step); v2 without CLONE_INTO_CGROUP: by pid.
+  if (cgroup && cgroup_fd < 0 && cgroup->kind() != cgroup::Kind::v1)
     if (auto ok = cgroup->attach(*pid); !ok) return std::unexpected(ok.error().context("cgroup"));
   Msg go;
   go.type = MsgType::go;

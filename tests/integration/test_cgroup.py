@@ -274,6 +274,35 @@ def run_watched(host, *args, options=()):
     return json.loads(out), seen, proc.pid
 
 
+def test_the_jail_is_in_its_cgroup_and_sees_it_as_the_root(host):
+    """Every process of the jail is in the jail's cgroup (v1: init joins it by itself), and the
+    jail's cgroup namespace is rooted there: /proc/self/cgroup shows "/" and no host path."""
+    if host["policy"]["cgroup"] == "none":
+        pytest.skip("no cgroup is created here")
+    proc = subprocess.Popen([AGENTJAIL, "run", "--policy", "shell", "--", "/bin/sh", "-c",
+                             "cat /proc/self/cgroup; sleep 2"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        dirs = wait_for(lambda: our_dirs(host, proc.pid), "the jail's cgroup to appear")
+        # The init, sh and sleep: nothing of the jail stays outside.
+        def populated():
+            return all(open(os.path.join(d, "cgroup.procs")).read().split() for d in dirs)
+        wait_for(populated, "the jail's processes in every jail cgroup")
+        for d in dirs:
+            assert len(open(os.path.join(d, "cgroup.procs")).read().split()) >= 2, d
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    lines = [line for line in out.splitlines() if line]
+    assert lines, out
+    for line in lines:
+        hierarchy, _, path = line.partition(":")[2].partition(":")
+        assert path == "/", f"the jail sees a host cgroup path: {line!r} ({hierarchy})"
+
+
 def test_nothing_left_after_a_run(host):
     report, seen, pid = run_watched(host, "/bin/sleep", "0.5")
     assert report["status"] == "ok", report

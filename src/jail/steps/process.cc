@@ -1,5 +1,7 @@
-// The command's process: session, stdio, working directory, limits, descriptors.
+// Process state: the init's cgroup and sync socket; the command's session, stdio, working
+// directory, limits, descriptors.
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,6 +13,22 @@
 #include "jail/sync.h"
 
 namespace aj::jail::steps {
+
+Status join_cgroup(ChildContext& ctx) {
+  if (ctx.cgroup_join_fds.empty()) return {};
+  for (int& fd : ctx.cgroup_join_fds) {
+    // "0" is the writer itself; we are single-threaded, so this moves the whole process.
+    if (::write(fd, "0", 1) != 1) return fail_errno("join the jail's cgroup");
+    ::close(fd);
+    fd = -1;
+  }
+  ctx.cgroup_join_fds.clear();
+  // The cgroup namespace made by clone3 is rooted where we were born (agentjail's own cgroup);
+  // a fresh one is rooted at the jail's, so /proc/self/cgroup reads "/" and shows nothing of
+  // the host's hierarchy.
+  if (::unshare(CLONE_NEWCGROUP) != 0) return fail_errno("unshare the cgroup namespace");
+  return {};
+}
 
 Status park_sync_fd(ChildContext& ctx) {
   // A fixed, high number, so the seccomp filter can allow sendmsg on exactly this fd.

@@ -12,6 +12,7 @@ namespace aj::jail::steps {
 Status reset_signals(ChildContext& ctx);      // default dispositions, every signal blocked
 Status die_with_parent(ChildContext& ctx);    // PR_SET_PDEATHSIG(SIGKILL), and the parent is still there
 Status wait_for_go(ChildContext& ctx);        // the supervisor has written our id maps
+Status join_cgroup(ChildContext& ctx);        // v1: into the jail's cgroups, then a cgroup namespace rooted there
 Status private_mounts(ChildContext& ctx);     // MS_REC|MS_PRIVATE on "/": nothing propagates out
 Status open_sources(ChildContext& ctx);       // O_PATH fds of every bind source, with the caller's access
 Status become_jail_user(ChildContext& ctx);   // setgroups/setresgid/setresuid to the mapped ids
