@@ -2,8 +2,8 @@
 // rules into BPF, as much as the rest of a jail's setup together; the built-in policies'
 // filters (each network mode, with and without a notify listener) are compiled once by
 // src/build_tools/filtergen.cc while agentjail is built and linked into it. The same libseccomp
-// (linked statically) and the same FilterSpec give the same program, so a run of a built-in
-// policy loads its filter instead of compiling it. Any other spec is compiled as before.
+// and the same FilterSpec give the same program, so a run of a built-in policy loads its filter
+// instead of compiling it. Any other spec, or another libseccomp at run time, compiles as before.
 #pragma once
 
 #include <linux/filter.h>
@@ -25,6 +25,9 @@ struct PrecompiledFilter {
 
 // The table the build generated (generated/precompiled_filters.cc).
 std::span<const PrecompiledFilter> precompiled_filters();
+// The libseccomp version that compiled them, "2.5.4". A dynamically linked agentjail whose
+// libseccomp was since updated compiles instead: the update may change the BPF it makes.
+std::string_view precompiled_with_libseccomp();
 
 // The filter for `spec`: the build's copy when its digest is in the table, else compile(spec).
 // `*precompiled` (optional) says which it was.
