@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import AGENTJAIL, as_user_prefix, is_root, requires_userns, run
+from conftest import AGENTJAIL, as_user_prefix, is_root, measures_own_memory, requires_userns, run
 
 pytestmark = requires_userns
 
@@ -82,6 +82,7 @@ def our_dirs(host, owner=None):
 
 # ---- limits ----------------------------------------------------------------------------------
 
+@measures_own_memory
 def test_memory_bomb_ends_as_memory_limit(host):
     needs_cgroup(host, "memory")
     bomb = "chunks = []\nwhile True:\n    chunks.append(b'\\x01' * (8 << 20))\n"

@@ -297,10 +297,13 @@ def test_sigterm_to_agentjail_kills_the_jail_and_still_reports(tmp_path):
     os.chmod(tmp_path, 0o777)
     proc = subprocess.Popen([AGENTJAIL, "run", "-p", "shell", "--report", str(report_path), "--",
                              "/bin/sleep", "31337.6161"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    for _ in range(100):
-        if marker_processes("31337.6161"):
+    # The jailed sleep itself, not agentjail's own command line that names it too.
+    for _ in range(200):
+        if any(line.split(None, 1)[1].startswith("/bin/sleep ") for line in marker_processes("31337.6161")):
             break
         time.sleep(0.05)
+    else:
+        pytest.fail("the jailed sleep never started")
     proc.terminate()
     proc.wait(timeout=10)
     import json

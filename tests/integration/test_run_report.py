@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from conftest import AGENTJAIL, requires_userns, run
+from conftest import AGENTJAIL, measures_own_memory, requires_userns, run
 
 pytestmark = requires_userns
 
@@ -110,6 +110,7 @@ def test_passthrough_prints_nothing_of_its_own():
     assert proc.stdout == "hello\n" and proc.stderr == ""
 
 
+@measures_own_memory
 def test_one_gibibyte_flood_is_counted_not_buffered(tmp_path):
     """1 GiB through --json: kept up to limits.output, the rest counted; agentjail stays small."""
     argv = ["/usr/bin/time", "-f", "%M", AGENTJAIL, "run", "-p", "shell", "--json", "--time", "120s",

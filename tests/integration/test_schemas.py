@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from conftest import AGENTJAIL, SOURCE_DIR, requires_userns, run
+from conftest import AGENTJAIL, SOURCE_DIR, measures_own_memory, requires_userns, run
 
 jsonschema = pytest.importorskip("jsonschema", reason="python3-jsonschema is not installed")
 
@@ -239,6 +239,7 @@ def limit_report(status, command, options, policy="python"):
 
 
 @requires_userns
+@measures_own_memory
 def test_memory_limit_report_matches_report_schema():
     reports = limit_report("memory_limit", ["python3", "-c", "b = bytearray(512 << 20); b[::4096] = b'x' * (len(b) // 4096)"],
                            ["--memory", "64MiB"])
