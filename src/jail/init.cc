@@ -18,7 +18,8 @@ constexpr Step kInitSteps[] = {
     {"reset-signals", steps::reset_signals},
     // From here on, agentjail dying (even by SIGKILL) takes the whole jail with it.
     {"die-with-parent", steps::die_with_parent},
-    // The supervisor writes our uid/gid maps and attaches cgroups; nothing runs before that.
+    // The supervisor writes our uid/gid maps (and attaches a v2 cgroup clone3 could not start
+    // us in); nothing runs before that.
     {"wait-for-go", steps::wait_for_go},
     // Before we allocate anything worth accounting, and before the command can fork.
     {"join-cgroup", steps::join_cgroup},

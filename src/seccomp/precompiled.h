@@ -1,5 +1,5 @@
 // Filters compiled at build time. libseccomp needs about 1.6 ms to turn a policy's 300-odd
-// rules into BPF, as much as the rest of a jail's setup together; the built-in policies'
+// rules into BPF, a quarter of a jail's whole start; the built-in policies'
 // filters (each network mode, with and without a notify listener) are compiled once by
 // src/build_tools/filtergen.cc while agentjail is built and linked into it. The same libseccomp
 // and the same FilterSpec give the same program, so a run of a built-in policy loads its filter
