@@ -175,7 +175,11 @@ class Run {
     record(supervised, usage, *plan);
     if (out) report_.stdout_capture = out->result();
     if (err) report_.stderr_capture = err->result();
-    if (report_.status == report::Status::setup_error && report_.error) log::error_line(*report_.error);
+    // One line for what kept the command from running: a setup error in any mode, and in
+    // pass-through mode also a command that was not found (127) or not executable (126),
+    // as a shell says it. In --json mode the report's `error` says it.
+    if (report_.error && (report_.status == report::Status::setup_error || !options_.json))
+      log::error_line(*report_.error);
     return {};
   }
 

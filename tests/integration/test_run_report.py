@@ -71,6 +71,8 @@ def test_not_found():
     r = run("no-such-command-anywhere", policy="shell")
     assert r.code == 127, r
     assert r.report["exit_code"] == 127 and r.report["error"], r.report
+    # Pass-through mode says it in one line, as a shell would.
+    assert r.stderr == "agentjail: no-such-command-anywhere: command not found\n", r.stderr
 
 
 def test_not_executable(workdir):
@@ -81,6 +83,7 @@ def test_not_executable(workdir):
     r = run("/data/script", policy="shell", options=["--ro", f"{workdir}:/data"])
     assert r.code == 126, r
     assert r.report["exit_code"] == 126
+    assert r.stderr == "agentjail: /data/script: Permission denied\n", r.stderr
 
 
 def test_json_mode_captures_both_streams():
