@@ -1,0 +1,134 @@
+#!/usr/bin/python3
+"""The arithmetic and the tables of bench/run.sh (standard library only).
+
+Measurements accumulate in a results file of `key=value` lines, written by run.sh and by
+the subcommands below; each subcommand prints one section's table, `summary` the last one.
+
+    report.py start RESULTS LABEL HYPERFINE_JSON       one start-latency row (4 variants)
+    report.py throughput RESULTS JOBS HYPERFINE_JSON   runs per second, agentjail vs bwrap+filter
+    report.py seccomp RESULTS SECCOMP_OUTPUT           parse bench/seccomp/run.sh's table
+    report.py flood RESULTS REPORT_JSON BYTES          check the --json capture's report
+    report.py summary RESULTS                          metric | measured | target | met?
+"""
+import json
+import statistics
+import sys
+
+START_VARIANTS = ("bare", "agentjail", "bwrap", "bwrap+filter")
+
+
+def load(path):
+    values = {}
+    with open(path) as f:
+        for line in f:
+            key, _, value = line.rstrip("\n").partition("=")
+            if key:
+                values[key] = value
+    return values
+
+
+def save(path, **values):
+    with open(path, "a") as f:
+        for key, value in values.items():
+            f.write(f"{key}={value}\n")
+
+
+def medians_ms(hyperfine_json, count):
+    with open(hyperfine_json) as f:
+        results = json.load(f)["results"]
+    if len(results) != count:
+        sys.exit(f"report.py: {hyperfine_json} has {len(results)} results, expected {count}")
+    return [statistics.median(r["times"]) * 1000 for r in results]
+
+
+def start(results, label, hyperfine_json):
+    bare, aj, bw, bwf = medians_ms(hyperfine_json, len(START_VARIANTS))
+    save(results, **{f"start.{label}.bare": bare, f"start.{label}.agentjail": aj,
+                     f"start.{label}.bwrap": bw, f"start.{label}.bwrap+filter": bwf})
+    print(f"{label:<28} {bare:8.2f} {aj:10.2f} {bw:8.2f} {bwf:13.2f} "
+          f"{aj / bare:8.2f} {aj / bw:9.2f} {aj / bwf:11.2f}")
+
+
+def start_header():
+    print(f"{'workload (ms, median)':<28} {'bare':>8} {'agentjail':>10} {'bwrap':>8} {'bwrap+filter':>13} "
+          f"{'aj/bare':>8} {'aj/bwrap':>9} {'aj/bwrap+f':>11}")
+
+
+def throughput(results, jobs, hyperfine_json):
+    aj_ms, bwf_ms = medians_ms(hyperfine_json, 2)
+    aj, bwf = int(jobs) / (aj_ms / 1000), int(jobs) / (bwf_ms / 1000)
+    save(results, **{"throughput.agentjail": aj, "throughput.bwrap+filter": bwf})
+    print(f"{jobs} runs of /bin/true, 2 at a time (xargs -P2), median of the batches:")
+    print(f"  agentjail     {aj:8.1f} runs/s  ({aj_ms / 1000:.2f} s per batch)")
+    print(f"  bwrap+filter  {bwf:8.1f} runs/s  ({bwf_ms / 1000:.2f} s per batch)")
+    print(f"  agentjail / (bwrap+filter): {aj / bwf:.2f}x (higher is better)")
+
+
+def seccomp(results, output):
+    found = 0
+    with open(output) as f:
+        for line in f:
+            fields = line.split()
+            if fields and fields[0] in ("getppid", "read", "ioctl") and len(fields) >= 6:
+                kind = fields[0]
+                save(results, **{f"seccomp.{kind}.none": fields[1], f"seccomp.{kind}.floor": fields[2],
+                                 f"seccomp.{kind}.agentjail": fields[3], f"seccomp.{kind}.per_none": fields[4],
+                                 f"seccomp.{kind}.per_floor": fields[5]})
+                found += 1
+    if found == 0:
+        sys.exit(f"report.py: no result rows in {output}")
+
+
+def flood(results, report_json, nbytes):
+    with open(report_json) as f:
+        report = json.load(f)
+    if report.get("status") != "ok" or report.get("stdout_bytes") != int(nbytes):
+        sys.exit(f"report.py: the capture run reported status {report.get('status')!r}, "
+                 f"stdout_bytes {report.get('stdout_bytes')!r} (expected ok, {nbytes})")
+    save(results, **{"flood.report_wall_ms": report["wall_time_ms"],
+                     "flood.kept_bytes": len(report.get("stdout", "").encode())})
+
+
+def summary(results):
+    r = load(results)
+    f = lambda key: float(r[key])  # noqa: E731
+    rows = []
+
+    def row(metric, measured, target, met):
+        rows.append((metric, measured, target, "yes" if met else "no"))
+
+    x = f("start./bin/true.agentjail") / f("start./bin/true.bwrap+filter")
+    row("start /bin/true: agentjail / (bwrap+filter)", f"{x:.2f}x", "<= 0.60x", x <= 0.6)
+    x = f("start./usr/bin/python3 -c pass.agentjail") / f("start./usr/bin/python3 -c pass.bare")
+    row("start python3 -c pass: agentjail / bare", f"{x:.2f}x", "<= 1.20x", x <= 1.2)
+    x = f("throughput.agentjail") / f("throughput.bwrap+filter")
+    row("throughput, 2 parallel: agentjail / (bwrap+filter)", f"{x:.2f}x", ">= 2.00x", x >= 2)
+    x = f("memory.supervisor_hwm_kib") / 1024
+    row("supervisor peak RSS (VmHWM)", f"{x:.2f} MiB", "<= 3 MiB", x <= 3)
+    for kind in ("getppid", "read", "ioctl"):
+        if f"seccomp.{kind}.per_none" in r:
+            x, floor = f(f"seccomp.{kind}.per_none"), f(f"seccomp.{kind}.per_floor")
+            row(f"filter cost, {kind}: vs no filter (vs any filter)",
+                f"{(x - 1) * 100:+.1f} % ({(floor - 1) * 100:+.1f} %)", "<= 5 %", x <= 1.05)
+    x = f("flood.max_rss_kib") / 1024
+    row(f"--json capture of {r['flood.size']}: agentjail max RSS", f"{x:.1f} MiB", "< 16 MiB", x < 16)
+
+    widths = [max(len(cells[i]) for cells in rows + [("metric", "measured", "target", "met?")]) for i in range(4)]
+    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
+    print(line(("metric", "measured", "target", "met?")))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for cells in rows:
+        print(line(cells))
+
+
+def main(argv):
+    commands = {"start": (start, 3), "start-header": (start_header, 0), "throughput": (throughput, 3),
+                "seccomp": (seccomp, 2), "flood": (flood, 3), "summary": (summary, 1)}
+    if len(argv) < 2 or argv[1] not in commands or len(argv) - 2 != commands[argv[1]][1]:
+        sys.exit(__doc__)
+    function, _ = commands[argv[1]]
+    function(*argv[2:])
+
+
+if __name__ == "__main__":
+    main(sys.argv)
