@@ -162,8 +162,9 @@ def test_cpu_time_counts_every_process_of_the_jail(host):
     assert r.report["status"] == "cpu_limit", r.report
     used = r.report["cpu"]["user_ms"] + r.report["cpu"]["system_ms"]
     # The 2 s are shared by the four: with RLIMIT_CPU alone each would burn 2 s (8 s in all).
-    # Polled every 50 ms, so the overshoot is a few polls of four processes at most.
-    assert 1900 <= used < 2600, r.report["cpu"]  # user + system splits the total by ticks
+    # Polled every 50 ms, so the overshoot is a few polls of four processes, more when other
+    # work on the machine delays the supervisor's wakeups (seen: 634 ms beside a benchmark).
+    assert 1900 <= used < 3000, r.report["cpu"]  # user + system splits the total by ticks
     # Wall time is about 2 s / min(4, cores) on an idle machine; under load it is whatever the
     # scheduler gives, so it is printed (pytest -s) rather than asserted.
     print(f"cpu_time 2s with 4 busy processes on {len(os.sched_getaffinity(0))} cores: "
