@@ -137,6 +137,9 @@ struct Builder {
   ChildContext& ctx;
   int root;
   size_t scratch_files = 0;
+  // The first mask of a directory (an empty read-only tmpfs) and of a file (an empty
+  // read-only file); later masks are bind clones of them, cheaper than a new instance each.
+  UniqueFd empty_dir, empty_file;
 
   Status bind(const MountOp& op, int source) {
     struct stat st{};
@@ -185,13 +188,19 @@ struct Builder {
     if (::fstat(target->get(), &st) != 0) return fail_errno("stat " + op.target);
     const uint64_t attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
     if (S_ISDIR(st.st_mode)) {
+      if (empty_dir) return bind_tree(empty_dir.get(), target->get(), attrs);
       auto mnt = new_fs("tmpfs", {{"mode", "555"}, {"size", "4096"}}, attrs);
       if (!mnt) return std::unexpected(mnt.error());
-      return attach(mnt->get(), target->get());
+      if (auto ok = attach(mnt->get(), target->get()); !ok) return ok;
+      empty_dir = std::move(*mnt);  // attached now, so open_tree may clone it
+      return {};
     }
-    auto empty = scratch_file(root, scratch_files++, "", 0444);
-    if (!empty) return std::unexpected(empty.error());
-    return bind_tree(empty->get(), target->get(), attrs);
+    if (!empty_file) {
+      auto empty = scratch_file(root, scratch_files++, "", 0444);
+      if (!empty) return std::unexpected(empty.error());
+      empty_file = std::move(*empty);
+    }
+    return bind_tree(empty_file.get(), target->get(), attrs);
   }
 
   Status read_only(const MountOp& op) {
