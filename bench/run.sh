@@ -57,7 +57,7 @@ report() { python3 "$here/lib/report.py" "$@"; }
 
 # One binary for the whole run, even if build/ is rebuilt meanwhile.
 mkdir "$work/bin"
-cp "$build/agentjail" "$work/bin/agentjail"
+cp -p "$build/agentjail" "$work/bin/agentjail"
 aj=$work/bin/agentjail
 
 # hyperfine runs every command without a shell (-N): no shell start-up in any number. To
@@ -118,7 +118,7 @@ if [ -n "$(git -C "$here/.." status --porcelain -- src 2>/dev/null)" ]; then
 fi
 echo "agentjail bench$([ $smoke = 1 ] && echo ' --smoke'), $(date -u '+%Y-%m-%d %H:%M UTC'), as uid $(id -u)"
 echo "host: Linux $(uname -r) $(uname -m), $(nproc) CPUs, cgroups $cgroups, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "$("$aj" --version | head -n 1) ($build/agentjail of $(date -u -r "$build/agentjail" '+%H:%M UTC'), source tree at $source_tree)"
+echo "$("$aj" --version | head -n 1): $build/agentjail of $(date -u -r "$aj" '+%Y-%m-%d %H:%M:%S UTC'), sha256 $(sha256sum "$aj" | cut -c1-12); source tree at $source_tree"
 echo "$(bwrap --version); $(hyperfine --version)"
 echo "policy $policy for agentjail, the same isolation for bwrap; filter of $(($(wc -c <"$work/filter.bpf") / 8)) BPF instructions"
 echo
