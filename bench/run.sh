@@ -41,10 +41,12 @@ done
 build=$(cd "${build_arg:-$here/../build}" 2>/dev/null && pwd) || die "no build directory ${build_arg:-$here/../build}"
 [ -x "$build/agentjail" ] || die "$build/agentjail is not built"
 
+# Start latency: ROUNDS hyperfine invocations of RUNS runs per variant; throughput: BATCHES
+# rounds of BATCH_RUNS batches. The variants' order rotates from round to round.
 if [ $smoke = 1 ]; then
-  runs=3 warmup=1 jobs=10 batches=3 flood=10M flood_label="10 MiB" flood_bytes=$((10 << 20)) loop_n=20000 loop_rounds=1
+  rounds=1 runs=3 warmup=1 jobs=10 batches=1 batch_runs=3 flood=10M flood_label="10 MiB" flood_bytes=$((10 << 20)) loop_n=20000 loop_rounds=1
 else
-  runs=100 warmup=10 jobs=400 batches=5 flood=1G flood_label="1 GiB" flood_bytes=$((1 << 30)) loop_n=5000000 loop_rounds=5
+  rounds=20 runs=5 warmup=10 jobs=400 batches=6 batch_runs=1 flood=1G flood_label="1 GiB" flood_bytes=$((1 << 30)) loop_n=5000000 loop_rounds=5
 fi
 policy=default
 
@@ -105,6 +107,27 @@ hyperfine_or_die() {  # hyperfine's options and commands; its own output only on
     die "hyperfine failed"
   }
 }
+# Interleaved as far as hyperfine allows: ROUNDS invocations, each running every variant RUNS
+# times (after WARMUP runs in the first round, LATER_WARMUP in the others), the variants'
+# order rotated by one each round. Writes PREFIX.ROUND.json, the variants named as given.
+interleaved() {  # PREFIX ROUNDS RUNS WARMUP LATER_WARMUP NAME COMMAND [NAME COMMAND...]
+  local prefix=$1 rounds=$2 runs=$3 warmup=$4 later_warmup=$5 round i count
+  shift 5
+  local -a names=() commands=() args
+  while [ $# -ge 2 ]; do
+    names+=("$1") commands+=("$2")
+    shift 2
+  done
+  count=${#names[@]}
+  for ((round = 0; round < rounds; round++)); do
+    args=()
+    for ((i = 0; i < count; i++)); do
+      args+=(-n "${names[(i + round) % count]}" "${commands[(i + round) % count]}")
+    done
+    hyperfine_or_die --runs "$runs" --warmup "$warmup" --export-json "$prefix.$round.json" "${args[@]}"
+    warmup=$later_warmup
+  done
+}
 
 # --- Machine context -----------------------------------------------------------------------
 case $(stat -fc %T /sys/fs/cgroup 2>/dev/null) in
@@ -124,26 +147,28 @@ echo "policy $policy for agentjail, the same isolation for bwrap; filter of $(($
 echo
 
 # --- 1. Start latency ----------------------------------------------------------------------
-echo "== 1. start latency: hyperfine -N --runs $runs --warmup $warmup, medians"
+echo "== 1. start latency: hyperfine -N, $rounds round(s) of --runs $runs (--warmup $warmup, then 1), medians of $((rounds * runs))"
 report start-header
+n=0
 for workload in "/bin/true" "/usr/bin/python3 -S -c pass" "/usr/bin/python3 -c pass"; do
   read -r -a cmd <<<"$workload"
-  hyperfine_or_die --runs "$runs" --warmup "$warmup" --export-json "$work/start.json" \
-    "$(line "$work/fd9" /dev/null "${cmd[@]}")" \
-    "$(line "$work/fd9" /dev/null "${aj_cmd[@]}" "${cmd[@]}")" \
-    "$(line "$work/fd9" /dev/null "${bwrap_cmd[@]}" "${cmd[@]}")" \
-    "$(line "$work/fd9" "$work/filter.bpf" "${bwf_cmd[@]}" "${cmd[@]}")"
-  report start "$results" "$workload" "$work/start.json"
+  n=$((n + 1))
+  interleaved "$work/start$n" "$rounds" "$runs" "$warmup" 1 \
+    bare "$(line "$work/fd9" /dev/null "${cmd[@]}")" \
+    agentjail "$(line "$work/fd9" /dev/null "${aj_cmd[@]}" "${cmd[@]}")" \
+    bwrap "$(line "$work/fd9" /dev/null "${bwrap_cmd[@]}" "${cmd[@]}")" \
+    bwrap+filter "$(line "$work/fd9" "$work/filter.bpf" "${bwf_cmd[@]}" "${cmd[@]}")"
+  report start "$results" "$workload" "$work/start$n".*.json
 done
 echo
 
 # --- 2. Throughput, 2 in parallel ----------------------------------------------------------
-echo "== 2. throughput: hyperfine -N --runs $batches --warmup 1, each run a batch of $jobs"
+echo "== 2. throughput: hyperfine -N, $batches round(s) of --runs $batch_runs (--warmup 1, then 0), each run a batch of $jobs"
 seq "$jobs" >"$work/jobs"
-hyperfine_or_die --runs "$batches" --warmup 1 --export-json "$work/throughput.json" \
-  "$(line xargs -a "$work/jobs" -P2 -I{} "$work/fd9" /dev/null "${aj_cmd[@]}" /bin/true)" \
-  "$(line xargs -a "$work/jobs" -P2 -I{} "$work/fd9" "$work/filter.bpf" "${bwf_cmd[@]}" /bin/true)"
-report throughput "$results" "$jobs" "$work/throughput.json"
+interleaved "$work/throughput" "$batches" "$batch_runs" 1 0 \
+  agentjail "$(line xargs -a "$work/jobs" -P2 -I{} "$work/fd9" /dev/null "${aj_cmd[@]}" /bin/true)" \
+  bwrap+filter "$(line xargs -a "$work/jobs" -P2 -I{} "$work/fd9" "$work/filter.bpf" "${bwf_cmd[@]}" /bin/true)"
+report throughput "$results" "$jobs" "$work/throughput".*.json
 echo
 
 # --- 3. agentjail's own memory -------------------------------------------------------------

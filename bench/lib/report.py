@@ -4,8 +4,9 @@
 Measurements accumulate in a results file of `key=value` lines, written by run.sh and by
 the subcommands below; each subcommand prints one section's table, `summary` the last one.
 
-    report.py start RESULTS LABEL HYPERFINE_JSON       one start-latency row (4 variants)
-    report.py throughput RESULTS JOBS HYPERFINE_JSON   runs per second, agentjail vs bwrap+filter
+    report.py start-header
+    report.py start RESULTS LABEL JSON...              one start-latency row (4 variants)
+    report.py throughput RESULTS JOBS JSON...          runs per second, agentjail vs bwrap+filter
     report.py seccomp RESULTS SECCOMP_OUTPUT           parse bench/seccomp/run.sh's table
     report.py flood RESULTS REPORT_JSON BYTES          check the --json capture's report
     report.py summary RESULTS                          metric | measured | target | met?
@@ -13,6 +14,8 @@ the subcommands below; each subcommand prints one section's table, `summary` the
 import json
 import statistics
 import sys
+
+# hyperfine's JSON exports (one per round) pool by command name (hyperfine -n NAME).
 
 START_VARIANTS = ("bare", "agentjail", "bwrap", "bwrap+filter")
 
@@ -33,16 +36,22 @@ def save(path, **values):
             f.write(f"{key}={value}\n")
 
 
-def medians_ms(hyperfine_json, count):
-    with open(hyperfine_json) as f:
-        results = json.load(f)["results"]
-    if len(results) != count:
-        sys.exit(f"report.py: {hyperfine_json} has {len(results)} results, expected {count}")
-    return [statistics.median(r["times"]) * 1000 for r in results]
+def medians_ms(hyperfine_jsons, names):
+    times = {name: [] for name in names}
+    for path in hyperfine_jsons:
+        with open(path) as f:
+            for result in json.load(f)["results"]:
+                if result["command"] not in times:
+                    sys.exit(f"report.py: {path}: unexpected command {result['command']!r}")
+                times[result["command"]].extend(result["times"])
+    for name, values in times.items():
+        if not values:
+            sys.exit(f"report.py: no times for {name!r} in {' '.join(hyperfine_jsons)}")
+    return [statistics.median(times[name]) * 1000 for name in names]
 
 
-def start(results, label, hyperfine_json):
-    bare, aj, bw, bwf = medians_ms(hyperfine_json, len(START_VARIANTS))
+def start(results, label, *hyperfine_jsons):
+    bare, aj, bw, bwf = medians_ms(hyperfine_jsons, START_VARIANTS)
     save(results, **{f"start.{label}.bare": bare, f"start.{label}.agentjail": aj,
                      f"start.{label}.bwrap": bw, f"start.{label}.bwrap+filter": bwf})
     print(f"{label:<28} {bare:8.2f} {aj:10.2f} {bw:8.2f} {bwf:13.2f} "
@@ -54,8 +63,8 @@ def start_header():
           f"{'aj/bare':>8} {'aj/bwrap':>9} {'aj/bwrap+f':>11}")
 
 
-def throughput(results, jobs, hyperfine_json):
-    aj_ms, bwf_ms = medians_ms(hyperfine_json, 2)
+def throughput(results, jobs, *hyperfine_jsons):
+    aj_ms, bwf_ms = medians_ms(hyperfine_jsons, ("agentjail", "bwrap+filter"))
     aj, bwf = int(jobs) / (aj_ms / 1000), int(jobs) / (bwf_ms / 1000)
     save(results, **{"throughput.agentjail": aj, "throughput.bwrap+filter": bwf})
     print(f"{jobs} runs of /bin/true, 2 at a time (xargs -P2), median of the batches:")
@@ -122,11 +131,15 @@ def summary(results):
 
 
 def main(argv):
-    commands = {"start": (start, 3), "start-header": (start_header, 0), "throughput": (throughput, 3),
-                "seccomp": (seccomp, 2), "flood": (flood, 3), "summary": (summary, 1)}
-    if len(argv) < 2 or argv[1] not in commands or len(argv) - 2 != commands[argv[1]][1]:
+    # name: (function, number of arguments, more allowed)
+    commands = {"start": (start, 3, True), "start-header": (start_header, 0, False),
+                "throughput": (throughput, 3, True), "seccomp": (seccomp, 2, False),
+                "flood": (flood, 3, False), "summary": (summary, 1, False)}
+    if len(argv) < 2 or argv[1] not in commands:
         sys.exit(__doc__)
-    function, _ = commands[argv[1]]
+    function, count, more = commands[argv[1]]
+    if len(argv) - 2 < count or (len(argv) - 2 > count and not more):
+        sys.exit(__doc__)
     function(*argv[2:])
 
 
