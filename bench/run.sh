@@ -1,7 +1,7 @@
 #!/bin/bash
 # agentjail against bare exec and bubblewrap with the same isolation, every comparison
-# measured in the same run (one hyperfine invocation per workload) so that machine drift hits
-# all sides alike. Prints one table per section, then metric | measured | target | met? for
+# measured in the same run, interleaved (hyperfine rounds with the variants' order rotated)
+# so that machine drift hits all sides alike. Prints one table per section, then metric | measured | target | met? for
 # the targets of issue 6. Benchmarks are not tests: this exits 0 whatever the numbers.
 #
 # Usage: bench/run.sh [--smoke] [BUILD_DIR]      (BUILD_DIR default: build, next to bench/)

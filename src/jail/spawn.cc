@@ -38,13 +38,16 @@ Result<Jail> spawn(const plan::Plan& plan, const seccomp::Filter& filter, cgroup
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return fail_errno("socketpair");
   sys::UniqueFd ours(pair[0]), theirs(pair[1]);
 
+  // How the child gets into its cgroup: v2 is born there (clone3 CLONE_INTO_CGROUP), v1 joins
+  // by itself (the join-cgroup step), anything else is attached by pid before "go".
   const int cgroup_fd = cgroup ? cgroup->clone_fd() : -1;
   std::vector<sys::UniqueFd> join_fds;
-  if (cgroup && cgroup_fd < 0 && cgroup->kind() == cgroup::Kind::v1) {
-    auto opened = cgroup->open_join_fds();
+  if (cgroup) {
+    auto opened = cgroup->open_join_fds();  // empty unless v1
     if (!opened) return std::unexpected(opened.error().context("cgroup"));
     join_fds = std::move(*opened);
   }
+  const bool attach_by_pid = cgroup && cgroup_fd < 0 && join_fds.empty();
   sys::UniqueFd pidfd;
   auto pid = sys::clone3_fork(plan.clone_flags, &pidfd, cgroup_fd);
   if (!pid) return std::unexpected(Error{pid.error().code, "clone3 into new namespaces" + clone_hint(pid.error().code)});
@@ -60,8 +63,7 @@ Result<Jail> spawn(const plan::Plan& plan, const seccomp::Filter& filter, cgroup
   theirs.reset();
   join_fds.clear();
   if (auto ok = write_id_maps(*pid, plan); !ok) return std::unexpected(ok.error().context("id maps"));
-  // v1: the child joins by itself (join-cgroup step); v2 without CLONE_INTO_CGROUP: by pid.
-  if (cgroup && cgroup_fd < 0 && cgroup->kind() != cgroup::Kind::v1)
+  if (attach_by_pid)
     if (auto ok = cgroup->attach(*pid); !ok) return std::unexpected(ok.error().context("cgroup"));
   Msg go;
   go.type = MsgType::go;
