@@ -358,6 +358,32 @@ TEST_CASE("seccomp: argument checks (clone, clone3, ioctl, personality, seccomp,
   }
 }
 
+TEST_CASE("seccomp: every ioctl request near TIOCSTI gets the same verdict with or without upper bits") {
+  // The 0x54xx block has patterns of its own at the front of the filter (rules.cc); whatever
+  // their order, only TIOCSTI and TIOCLINUX may be refused. On fd -1 an allowed request fails
+  // with EBADF in the kernel, a refused one with the filter's errno.
+  auto filter = compiled(spec_with(SeccompAction::errno_));
+  std::vector<uint64_t> requests;
+  for (uint64_t low = 0x5300; low <= 0x55ff; ++low) requests.push_back(low);
+  for (uint64_t low : {0x0ULL, 0x80045430ULL, 0x40045431ULL, 0xc0045400ULL, 0xffffffffULL}) requests.push_back(low);
+  for (uint64_t low : std::vector<uint64_t>(requests))
+    for (uint64_t upper : {uint64_t{1} << 32, uint64_t{0xffffffff} << 32}) requests.push_back(upper | low);
+  // One child tries them all and exits with the index of the first wrong verdict, plus one.
+  auto wrong = run_filtered(filter, [&] {
+    for (size_t i = 0; i < requests.size(); ++i) {
+      const uint32_t low = static_cast<uint32_t>(requests[i]);
+      const bool forbidden = low == TIOCSTI || low == TIOCLINUX;
+      long rc = ::syscall(SYS_ioctl, -1, requests[i], 0);
+      if (rc != -1 || errno != (forbidden ? kErrno : EBADF)) {
+        errno = static_cast<int>(i % 200 + 1);
+        return -1L;
+      }
+    }
+    return 0L;
+  });
+  CHECK_MESSAGE(wrong.allowed(), "wrong verdict for request #", wrong.err - 1, " (mod 200)");
+}
+
 TEST_CASE("seccomp: socket families follow network.mode") {
   auto spec = spec_with(SeccompAction::errno_);
   spec.network = policy::NetworkMode::loopback;
