@@ -65,6 +65,21 @@ Result<sys::UniqueFd> take_over_signals() {
   return fd;
 }
 
+// With -v, how long each stage of the pipeline took, as the init logs its steps: where the
+// time of a run goes, on the user's own host (bench/README.md has the same breakdown).
+class StageClock {
+ public:
+  StageClock() : last_(sys::monotonic_ms()) {}
+  void done(const char* stage) {
+    double now = sys::monotonic_ms();
+    spdlog::info("stage {}: {:.3f} ms", stage, now - last_);
+    last_ = now;
+  }
+
+ private:
+  double last_;
+};
+
 struct CapturePipes {
   sys::UniqueFd read_end, write_end;
 };
@@ -104,6 +119,7 @@ class Run {
     auto signals = take_over_signals();
     if (!signals) return std::unexpected(signals.error());
 
+    StageClock clock;
     policy::Diagnostics diagnostics;
     auto loaded = policy::load(options_.policy, diagnostics);
     if (loaded) {
@@ -125,15 +141,19 @@ class Run {
     report_.limit_pids = policy.limits.pids;
     seccomp_action_ = policy.seccomp.default_action;
     if (policy.audit_log) policy_audit_log_ = *policy.audit_log;
+    clock.done("load-policy");
 
     const host::Host host = host::probe();
+    clock.done("probe-host");
     auto plan = plan::build(policy, host, command_, caller_environment());
     if (!plan) return std::unexpected(plan.error().context("plan"));
     report_.warnings = plan->warnings;
     for (const auto& warning : plan->warnings) spdlog::info("warning: {}", warning);
+    clock.done("plan");
 
     auto filter = seccomp::filter_for(plan->seccomp);
     if (!filter) return std::unexpected(filter.error().context("seccomp"));
+    clock.done("seccomp-filter");
 
     std::optional<cgroup::JailCgroup> cgroup;
     if (plan->cgroup.kind != cgroup::Kind::none) {
@@ -141,6 +161,7 @@ class Run {
       auto created = cgroup::JailCgroup::create(report_.id, plan->limits, plan->cgroup, host);
       if (!created) return std::unexpected(created.error().context("cgroup"));
       cgroup.emplace(std::move(*created));
+      clock.done("create-cgroup");
     }
 
     jail::Stdio stdio;
@@ -159,6 +180,7 @@ class Run {
     started_ms_ = sys::monotonic_ms();
     auto spawned = jail::spawn(*plan, *filter, cgroup ? &*cgroup : nullptr, stdio, options_.verbose > 0);
     if (!spawned) return std::unexpected(spawned.error().context("spawn"));
+    clock.done("clone-jail");
     if (options_.json) {
       // Only the jail holds the write ends now: EOF means every jailed writer is gone.
       out.emplace(std::move(out_pipe->read_end), plan->output_bytes);
@@ -169,12 +191,18 @@ class Run {
 
     supervise::Inputs inputs{*plan, *spawned, cgroup ? &*cgroup : nullptr, signals->get(), &out, &err, started_ms_};
     supervise::Supervised supervised = supervise::run(inputs);
+    clock.done("supervise");
 
     std::optional<cgroup::Usage> usage;
     if (cgroup) usage = cgroup->usage();
     record(supervised, usage, *plan);
     if (out) report_.stdout_capture = out->result();
     if (err) report_.stderr_capture = err->result();
+    clock.done("read-usage");
+    if (cgroup) {
+      cgroup.reset();  // kills what is left (nothing, by now) and removes the directories
+      clock.done("remove-cgroup");
+    }
     // One line for what kept the command from running: a setup error in any mode, and in
     // pass-through mode also a command that was not found (127) or not executable (126),
     // as a shell says it. In --json mode the report's `error` says it.

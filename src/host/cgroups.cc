@@ -86,9 +86,12 @@ void probe_v2(Host& host, const std::vector<CgroupMount>& mounts, const std::vec
   if (!v2.self_is_root && !type.empty() && type != "domain")
     problems.push_back("our cgroup is of type \"" + type + "\"; only a \"domain\" cgroup can hold the jail's limits");
 
+  // Who else is in our cgroup matters only below the root (the no-internal-processes rule
+  // spares the root), and the root's list is every process of the host: not read there.
   size_t others = 0;
-  for (const auto& word : words(read_or_empty(*dir + "/cgroup.procs")))
-    if (word != std::to_string(host.pid)) ++others;
+  if (!v2.self_is_root)
+    for (const auto& word : words(read_or_empty(*dir + "/cgroup.procs")))
+      if (word != std::to_string(host.pid)) ++others;
   bool can_enable = v2.writable && can_write(*dir + "/cgroup.subtree_control", false) &&
                     (v2.self_is_root || (others == 0 && (type.empty() || type == "domain")));
   if (v2.writable && !v2.self_is_root && others > 0)
