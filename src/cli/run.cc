@@ -291,7 +291,7 @@ Runner add_run(CLI::App& root, std::vector<std::string>& command) {
   cmd->add_option("--cpu-time", o.cpu_time, "limits.cpu_time, e.g. 10s or unlimited")->type_name("DURATION");
   cmd->add_option("--memory", o.memory, "limits.memory, e.g. 256MiB or unlimited")->type_name("SIZE");
   cmd->add_option("--pids", o.pids, "limits.pids, e.g. 64 or unlimited")->type_name("N");
-  cmd->add_flag("-v,--verbose", options->verbose, "Log each setup step and its time on stderr (-vv: more)");
+  cmd->add_flag("-v,--verbose", options->verbose, "Log each stage of the run and each setup step, with its time, on stderr (-vv: more)");
   cmd->add_flag("-q,--quiet", options->quiet, "Print only errors of agentjail's own");
   cmd->allow_extras();  // reported below with a hint, instead of CLI11's generic message
   cmd->footer("Everything after -- is the command, run inside the jail. Exit codes: the command's own (0-123), "

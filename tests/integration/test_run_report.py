@@ -1,6 +1,7 @@
 """SPEC §2, §4, §5: exit codes, statuses and every report field, in both output modes."""
 import json
 import os
+import re
 import subprocess
 import textwrap
 
@@ -150,11 +151,13 @@ def test_report_file_in_passthrough_mode(tmp_path):
     check_report_shape(report)
 
 
-def test_verbose_logs_each_step():
+def test_verbose_logs_each_step_and_stage():
     proc = subprocess.run([AGENTJAIL, "run", "-v", "-p", "shell", "--", "/bin/true"], capture_output=True, text=True)
     assert proc.returncode == 0
     for step in ("build-root", "pivot-root", "drop-capabilities", "seccomp"):
         assert f"step {step}:" in proc.stderr, proc.stderr
+    for stage in ("load-policy", "probe-host", "plan", "seccomp-filter", "clone-jail", "supervise", "read-usage"):
+        assert re.search(rf"^agentjail: stage {stage}: \d+\.\d{{3}} ms$", proc.stderr, re.M), proc.stderr
 
 
 def test_builtin_interpreters_run():
