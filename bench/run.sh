@@ -89,6 +89,9 @@ bwrap_cmd=(bwrap --unshare-all --die-with-parent --new-session --cap-drop ALL --
   --perms 1777 --size $((64 << 20)) --tmpfs /tmp --proc /proc --dev /dev)
 aj_cmd=("$aj" run -q -p "$policy" --)
 bwf_cmd=("${bwrap_cmd[@]}" --seccomp 9)
+# A floor, not a jail: the same namespaces and nothing else (no new root, no /proc, no /dev, no
+# filter, capabilities kept). Any jail with these namespaces costs at least this much here.
+unshare_cmd=(unshare -Urmnpiuf --kill-child)
 
 # Can this user build a jail here at all?
 if ! "${aj_cmd[@]}" /bin/true; then
@@ -98,6 +101,7 @@ if ! "${aj_cmd[@]}" /bin/true; then
   die "agentjail cannot run a jail here, bwrap can (see: $aj doctor)"
 fi
 "$work/fd9" "$work/filter.bpf" "${bwf_cmd[@]}" /bin/true || die "bwrap with the filter cannot run /bin/true"
+"${unshare_cmd[@]}" /bin/true || die "unshare -Urmnpiuf cannot run /bin/true"
 
 # hyperfine -N splits a command line as a shell would: quote every word.
 line() { printf '%q ' "$@"; }
@@ -155,6 +159,7 @@ for workload in "/bin/true" "/usr/bin/python3 -S -c pass" "/usr/bin/python3 -c p
   n=$((n + 1))
   interleaved "$work/start$n" "$rounds" "$runs" "$warmup" 1 \
     bare "$(line "$work/fd9" /dev/null "${cmd[@]}")" \
+    unshare "$(line "$work/fd9" /dev/null "${unshare_cmd[@]}" "${cmd[@]}")" \
     agentjail "$(line "$work/fd9" /dev/null "${aj_cmd[@]}" "${cmd[@]}")" \
     bwrap "$(line "$work/fd9" /dev/null "${bwrap_cmd[@]}" "${cmd[@]}")" \
     bwrap+filter "$(line "$work/fd9" "$work/filter.bpf" "${bwf_cmd[@]}" "${cmd[@]}")"

@@ -5,7 +5,7 @@ Measurements accumulate in a results file of `key=value` lines, written by run.s
 the subcommands below; each subcommand prints one section's table, `summary` the last one.
 
     report.py start-header
-    report.py start RESULTS LABEL JSON...              one start-latency row (4 variants)
+    report.py start RESULTS LABEL JSON...              one start-latency row (5 variants)
     report.py throughput RESULTS JOBS JSON...          runs per second, agentjail vs bwrap+filter
     report.py seccomp RESULTS SECCOMP_OUTPUT           parse bench/seccomp/run.sh's table
     report.py flood RESULTS REPORT_JSON BYTES          check the --json capture's report
@@ -17,7 +17,7 @@ import sys
 
 # hyperfine's JSON exports (one per round) pool by command name (hyperfine -n NAME).
 
-START_VARIANTS = ("bare", "agentjail", "bwrap", "bwrap+filter")
+START_VARIANTS = ("bare", "unshare", "agentjail", "bwrap", "bwrap+filter")
 
 
 def load(path):
@@ -51,16 +51,17 @@ def medians_ms(hyperfine_jsons, names):
 
 
 def start(results, label, *hyperfine_jsons):
-    bare, aj, bw, bwf = medians_ms(hyperfine_jsons, START_VARIANTS)
-    save(results, **{f"start.{label}.bare": bare, f"start.{label}.agentjail": aj,
+    bare, ns, aj, bw, bwf = medians_ms(hyperfine_jsons, START_VARIANTS)
+    save(results, **{f"start.{label}.bare": bare, f"start.{label}.unshare": ns, f"start.{label}.agentjail": aj,
                      f"start.{label}.bwrap": bw, f"start.{label}.bwrap+filter": bwf})
-    print(f"{label:<28} {bare:8.2f} {aj:10.2f} {bw:8.2f} {bwf:13.2f} "
-          f"{aj / bare:8.2f} {aj / bw:9.2f} {aj / bwf:11.2f}")
+    print(f"{label:<28} {bare:8.2f} {ns:8.2f} {aj:10.2f} {bw:8.2f} {bwf:13.2f} "
+          f"{aj / bare:8.2f} {aj / bw:9.2f} {aj / bwf:11.2f} {ns / bwf:12.2f} {ns / bare:11.2f}")
 
 
 def start_header():
-    print(f"{'workload (ms, median)':<28} {'bare':>8} {'agentjail':>10} {'bwrap':>8} {'bwrap+filter':>13} "
-          f"{'aj/bare':>8} {'aj/bwrap':>9} {'aj/bwrap+f':>11}")
+    print(f"{'workload (ms, median)':<28} {'bare':>8} {'unshare':>8} {'agentjail':>10} {'bwrap':>8} "
+          f"{'bwrap+filter':>13} {'aj/bare':>8} {'aj/bwrap':>9} {'aj/bwrap+f':>11} {'unshare/bw+f':>12} "
+          f"{'unshare/bare':>11}")
 
 
 def throughput(results, jobs, *hyperfine_jsons):
@@ -105,12 +106,17 @@ def summary(results):
     rows = []
 
     def row(metric, measured, target, met):
-        rows.append((metric, measured, target, "yes" if met else "no"))
+        rows.append((metric, measured, target, "-" if met is None else "yes" if met else "no"))
 
+    # Each start target with its floor: the bare namespaces (unshare) against the same baseline.
     x = f("start./bin/true.agentjail") / f("start./bin/true.bwrap+filter")
     row("start /bin/true: agentjail / (bwrap+filter)", f"{x:.2f}x", "<= 0.60x", x <= 0.6)
+    x = f("start./bin/true.unshare") / f("start./bin/true.bwrap+filter")
+    row("  floor: unshare -Urmnpiuf / (bwrap+filter)", f"{x:.2f}x", "(none)", None)
     x = f("start./usr/bin/python3 -c pass.agentjail") / f("start./usr/bin/python3 -c pass.bare")
     row("start python3 -c pass: agentjail / bare", f"{x:.2f}x", "<= 1.20x", x <= 1.2)
+    x = f("start./usr/bin/python3 -c pass.unshare") / f("start./usr/bin/python3 -c pass.bare")
+    row("  floor: unshare -Urmnpiuf / bare", f"{x:.2f}x", "(none)", None)
     x = f("throughput.agentjail") / f("throughput.bwrap+filter")
     row("throughput, 2 parallel: agentjail / (bwrap+filter)", f"{x:.2f}x", ">= 2.00x", x >= 2)
     x = f("memory.supervisor_hwm_kib") / 1024
