@@ -50,7 +50,15 @@ int main(int argc, char** argv) {
     for (const auto& [sub, runner] : commands)
       if (sub->parsed()) where = sub->get_name() + ": ";
     std::string hint = where.empty() ? "agentjail --help" : "agentjail " + where.substr(0, where.size() - 2) + " --help";
-    log::error_line(where + e.what() + " (see " + hint + ")");
+    std::string message = where + e.what() + " (see " + hint + ")";
+    // A caller of `run --json` reads stdout as one JSON document, also when our own options
+    // were wrong; CLI11 stopped before it could set the flag, so look for it ourselves.
+    if (where == "run: ") {
+      bool json = false;
+      for (int i = 1; i < our_argc; ++i) json = json || std::strcmp(argv[i], "--json") == 0;
+      return reject_run(message, json, command);
+    }
+    log::error_line(message);
     return report::kExitSetupError;
   }
 

@@ -101,6 +101,14 @@ class Run {
     report_.policy_name = options.policy;
   }
 
+  // The command line could not be used: nothing was started, the report says why.
+  int reject(const std::string& message) {
+    report_.status = report::Status::setup_error;
+    report_.error = message;
+    log::error_line(message);
+    return finish();
+  }
+
   int execute() {
     started_ms_ = sys::monotonic_ms();
     if (auto ok = stages(); !ok) {
@@ -298,9 +306,13 @@ Runner add_run(CLI::App& root, std::vector<std::string>& command) {
               "124 time limit, 125 agentjail failed, 126 not executable, 127 not found, 128+N killed by signal N.");
   return [options, &command, cmd] {
     if (!cmd->remaining().empty()) {
-      log::error_line("run: unexpected argument " + aj::quoted(cmd->remaining().front()) +
-                      ": put the command after --, as in: agentjail run [OPTIONS] -- CMD [ARG...]");
-      return report::kExitSetupError;
+      const std::string word = cmd->remaining().front();  // remaining() returns a copy
+      if (word.starts_with('-'))
+        return reject_run("run: unknown option " + aj::quoted(word) + " (see agentjail run --help)", options->json,
+                          command);
+      return reject_run("run: unexpected argument " + aj::quoted(word) +
+                            ": put the command after --, as in: agentjail run [OPTIONS] -- CMD [ARG...]",
+                        options->json, command);
     }
     log::init(options->quiet         ? log::Level::quiet
               : options->verbose > 1 ? log::Level::debug
@@ -308,6 +320,13 @@ Runner add_run(CLI::App& root, std::vector<std::string>& command) {
                                      : log::Level::normal);
     return Run(*options, command).execute();
   };
+}
+
+int reject_run(const std::string& message, bool json, std::vector<std::string> command) {
+  RunOptions options;
+  options.policy = "";  // not known: the options did not parse
+  options.json = json;
+  return Run(options, std::move(command)).reject(message);
 }
 
 }  // namespace aj::cli

@@ -205,6 +205,21 @@ def test_bad_policy_report_matches_report_schema():
     check_report(r.report, True)
 
 
+@pytest.mark.parametrize("arguments", [
+    ["--bogus", "--", "/bin/true"],      # an option run does not have
+    ["--net", "--", "/bin/true"],        # an option without its value
+    ["/bin/true"],                       # the command without --
+])
+def test_bad_command_line_with_json_still_reports(arguments):
+    # SPEC §4: in --json mode a run that fails before the command starts still prints a report.
+    proc = subprocess.run([AGENTJAIL, "run", "--json", *arguments], capture_output=True, text=True)
+    assert proc.returncode == 125, proc
+    report = json.loads(proc.stdout)
+    assert report["status"] == "setup_error" and report["error"], report
+    check_report(report, True)
+    assert proc.stderr.count("agentjail: ") == 1 and report["error"] in proc.stderr, proc.stderr
+
+
 @requires_userns
 def test_seccomp_kill_report_matches_report_schema():
     path = write_policy("""\
