@@ -115,6 +115,15 @@ Result<Plan> build(const policy::Policy& policy, const host::Host& host, std::ve
   plan.rlimits = rlimits_for(policy.limits, plan.cgroup);
   plan.enforcement.cgroup = plan.cgroup.kind;
   plan.warnings = plan.cgroup.warnings;
+  // Allowed for debugging, never silently: each shares a part of the host with the jail.
+  if (!policy.namespaces.ipc)
+    plan.warnings.push_back("namespaces.ipc = false: the jail shares the host's System V IPC objects and POSIX "
+                            "message queues");
+  if (!policy.namespaces.uts)
+    plan.warnings.push_back("namespaces.uts = false: the jail shares the host's hostname and domain name "
+                            "(process.hostname is not applied)");
+  if (!policy.namespaces.cgroup)
+    plan.warnings.push_back("namespaces.cgroup = false: the jail sees the host's cgroup paths in /proc/self/cgroup");
 
   auto caps = capability_values(policy.capabilities.keep);
   if (!caps) return std::unexpected(caps.error());

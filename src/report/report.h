@@ -18,7 +18,7 @@ struct Violation {
   std::vector<uint64_t> args;
   int pid = 0;           // inside the jail
   std::string action;    // "errno" | "kill" | "log"
-  uint64_t count = 1;    // identical refusals folded into one entry
+  uint64_t count = 1;    // refusals of this call by this pid folded into the entry (args: the first's)
 };
 
 // One captured stream in --json mode.

@@ -48,7 +48,8 @@ class Listener {
 
   // Refused calls in the order first seen: syscall name, nr, arguments (as many as the call
   // takes), pid inside the jail (0 when the task was gone before it could be named), action,
-  // and how many identical refusals (same call and pid; the action is fixed) were folded into the entry.
+  // and how many refusals of that call by that pid were folded into the entry (the action is fixed;
+  // the arguments are the first refusal's: most are pointers, so they are not compared).
   const std::vector<report::Violation>& violations() const { return violations_; }
   // Refusals not listed because kMaxViolations distinct entries were already kept.
   uint64_t dropped() const { return dropped_; }

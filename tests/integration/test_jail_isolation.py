@@ -412,6 +412,36 @@ def test_ipc_namespace_is_private():
     assert r.stdout.strip() == "1", r
 
 
+NAMESPACE_KINDS = ("ipc", "uts", "cgroup", "net", "mnt", "pid", "user")
+
+
+def jail_namespaces(policy="shell"):
+    r = sh("for ns in " + " ".join(NAMESPACE_KINDS) + "; do echo $ns $(readlink /proc/self/ns/$ns); done",
+           policy=policy)
+    assert r.code == 0, r
+    return dict(line.split(" ", 1) for line in r.stdout.splitlines()), r.report
+
+
+def test_every_namespace_is_new():
+    ours = {kind: os.readlink(f"/proc/self/ns/{kind}") for kind in NAMESPACE_KINDS}
+    theirs, _ = jail_namespaces()
+    for kind in NAMESPACE_KINDS:
+        assert theirs[kind] != ours[kind], f"the jail shares our {kind} namespace"
+
+
+def test_namespaces_turned_off_are_shared_and_said(tmp_path):
+    path = tmp_path / "nsoff.toml"
+    path.write_text('version = 1\nextends = "shell"\n[namespaces]\nipc = false\nuts = false\ncgroup = false\n')
+    os.chmod(tmp_path, 0o755)
+    ours = {kind: os.readlink(f"/proc/self/ns/{kind}") for kind in NAMESPACE_KINDS}
+    theirs, report = jail_namespaces(str(path))
+    for kind in ("ipc", "uts", "cgroup"):
+        assert theirs[kind] == ours[kind], f"namespaces.{kind} = false, yet the jail got a {kind} namespace"
+        assert any(w.startswith(f"namespaces.{kind} = false") for w in report["warnings"]), report["warnings"]
+    for kind in ("net", "mnt", "pid", "user"):
+        assert theirs[kind] != ours[kind], kind
+
+
 # --- network ----------------------------------------------------------------------------
 
 @pytest.fixture

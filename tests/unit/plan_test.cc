@@ -90,6 +90,25 @@ TEST_CASE("namespaces follow the policy, user/mount/pid always") {
   CHECK(plan->hostname.empty());
 }
 
+TEST_CASE("a namespace turned off is a warning, never silent") {
+  auto policy = python_like();
+  auto plan = plan::build(policy, fake_host(1000), {"x"}, {});
+  REQUIRE(plan);
+  auto mentions = [](const plan::Plan& p, const std::string& key) {
+    return std::any_of(p.warnings.begin(), p.warnings.end(), [&](const std::string& w) { return w.starts_with(key); });
+  };
+  CHECK_FALSE(mentions(*plan, "namespaces."));
+  policy.namespaces.ipc = false;
+  policy.namespaces.uts = false;
+  policy.namespaces.cgroup = false;
+  plan = plan::build(policy, fake_host(1000), {"x"}, {});
+  REQUIRE(plan);
+  CHECK_FALSE((plan->clone_flags & (CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP)));
+  CHECK(mentions(*plan, "namespaces.ipc = false"));
+  CHECK(mentions(*plan, "namespaces.uts = false"));
+  CHECK(mentions(*plan, "namespaces.cgroup = false"));
+}
+
 TEST_CASE("proc gets masks and read-only parts, dev becomes the minimal tree") {
   auto plan = plan::build(python_like(), fake_host(1000), {"x"}, {});
   REQUIRE(plan);

@@ -25,8 +25,9 @@ Status join_cgroup(ChildContext& ctx) {
   ctx.cgroup_join_fds.clear();
   // The cgroup namespace made by clone3 is rooted where we were born (agentjail's own cgroup);
   // a fresh one is rooted at the jail's, so /proc/self/cgroup reads "/" and shows nothing of
-  // the host's hierarchy.
-  if (::unshare(CLONE_NEWCGROUP) != 0) return fail_errno("unshare the cgroup namespace");
+  // the host's hierarchy. Not when the policy turned the cgroup namespace off.
+  if ((ctx.plan.clone_flags & CLONE_NEWCGROUP) && ::unshare(CLONE_NEWCGROUP) != 0)
+    return fail_errno("unshare the cgroup namespace");
   return {};
 }
 
