@@ -175,6 +175,15 @@ class Run {
     jail::Stdio stdio;
     std::optional<supervise::BoundedCapture> out, err;
     std::optional<CapturePipes> out_pipe, err_pipe;
+    sys::UniqueFd null_stdin;
+    if (options_.json && ::isatty(STDIN_FILENO)) {
+      // Capture mode has no terminal of its own to lend: a caller's terminal on stdin would let
+      // the jail read keystrokes, write around the capture and change terminal settings that
+      // outlive the run. A pipe or file on stdin is still passed through.
+      null_stdin = sys::UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+      if (!null_stdin) return fail_errno("open /dev/null for the jail's stdin");
+      stdio.in = null_stdin.get();
+    }
     if (options_.json) {
       auto o = capture_pipe(), e = capture_pipe();
       if (!o) return std::unexpected(o.error());

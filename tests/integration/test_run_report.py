@@ -108,6 +108,24 @@ def test_json_mode_setup_error_still_reports():
     check_report_shape(r.report)
 
 
+def test_json_mode_keeps_a_callers_terminal_out_of_the_jail():
+    # With --json the caller reads one JSON document: a terminal on stdin would let the jail
+    # read keystrokes and change its settings. A terminal becomes /dev/null; a pipe stays.
+    controller, terminal = os.openpty()
+    try:
+        proc = subprocess.run([AGENTJAIL, "run", "--json", "-p", "shell", "--", "/bin/sh", "-c",
+                               "readlink /proc/self/fd/0; if stty -a >/dev/null 2>&1; then echo TTY; fi"],
+                              stdin=terminal, capture_output=True, text=True, timeout=60)
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    report = json.loads(proc.stdout)
+    assert report["status"] == "ok", report
+    assert report["stdout"].splitlines() == ["/dev/null"], report["stdout"]
+    r = run("/bin/cat", policy="shell", json_mode=True, input="piped in\n")
+    assert r.report["stdout"] == "piped in\n", r.report
+
+
 def test_passthrough_prints_nothing_of_its_own():
     proc = subprocess.run([AGENTJAIL, "run", "-p", "shell", "--", "/bin/echo", "hello"], capture_output=True, text=True)
     assert proc.returncode == 0
