@@ -71,6 +71,9 @@ void fail_step(ChildContext& ctx, const char* step, const Error& error) noexcept
 
 
 [[noreturn]] void init_main(ChildContext& ctx) noexcept {
+  // The jail can read /proc/1/cmdline: agentjail's own command line (bind sources, --env
+  // values, the report path) is none of its business.
+  sys::overwrite_argv("agentjail-init");
   steps::run(ctx, kInitSteps, nullptr);
   // The init stays non-dumpable: the command (same uid) can neither ptrace it nor open its
   // /proc/1/{exe,mem,fd}, so the agentjail binary on the host is out of reach.

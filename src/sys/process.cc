@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <string>
 #include <utility>
 
@@ -68,6 +69,25 @@ double monotonic_ms() {
   timespec now{};
   ::clock_gettime(CLOCK_MONOTONIC, &now);
   return static_cast<double>(now.tv_sec) * 1e3 + static_cast<double>(now.tv_nsec) / 1e6;
+}
+
+namespace {
+// [argv[0], end of the last argument): the kernel lays the strings out back to back.
+char* g_argv_begin = nullptr;
+char* g_argv_end = nullptr;
+}  // namespace
+
+void remember_argv(int argc, char** argv) {
+  if (argc < 1 || !argv || !argv[0]) return;
+  g_argv_begin = argv[0];
+  g_argv_end = argv[argc - 1] + std::strlen(argv[argc - 1]) + 1;
+}
+
+void overwrite_argv(const char* title) {
+  if (!g_argv_begin) return;
+  const size_t room = static_cast<size_t>(g_argv_end - g_argv_begin);
+  std::memset(g_argv_begin, 0, room);
+  std::strncpy(g_argv_begin, title, room - 1);  // always NUL-terminated: room - 1 at most
 }
 
 }  // namespace aj::sys

@@ -49,4 +49,12 @@ class ScopedChild {
 // CLOCK_MONOTONIC in milliseconds, as a double.
 double monotonic_ms();
 
+// Where the kernel put our argv strings (main calls it first; the one piece of process-wide
+// state here, as in setproctitle). /proc/PID/cmdline shows that memory to anyone who can see
+// the process, the jailed code included.
+void remember_argv(int argc, char** argv);
+// Overwrites the remembered argv strings with `title` and NULs, so /proc/PID/cmdline no longer
+// shows the command line (host paths, --env values). For the jail's init, after fork.
+void overwrite_argv(const char* title);
+
 }  // namespace aj::sys

@@ -258,6 +258,14 @@ def test_host_processes_cannot_be_seen_or_signalled():
         sleeper.wait()
 
 
+def test_init_command_line_does_not_show_agentjails(workdir):
+    # agentjail's own argv holds host paths and --env values; the jail can read pid 1's.
+    r = sh("tr '\\0' ' ' < /proc/1/cmdline; echo", options=["--env", "TOKEN=s3cr3t-value", "--ro", f"{workdir}:/data"])
+    assert r.code == 0, r
+    assert "s3cr3t" not in r.stdout and workdir not in r.stdout and AGENTJAIL not in r.stdout, r.stdout
+    assert r.stdout.split() == ["agentjail-init"], r.stdout
+
+
 def marker_processes(marker):
     out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
     return [line for line in out.splitlines() if marker in line and "ps -eo" not in line]
