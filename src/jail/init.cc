@@ -29,6 +29,8 @@ constexpr Step kInitSteps[] = {
     {"open-sources", steps::open_sources},
     // Files we create below must belong to a mapped id; capabilities stay until the end.
     {"become-jail-user", steps::become_jail_user},
+    // With our capabilities in the new user namespace, before /proc/sys is out of reach.
+    {"limit-user-namespace", steps::limit_user_namespace},
     {"build-root", steps::build_root},
     {"pivot-root", steps::pivot_root},
     {"hostname", steps::set_hostname},

@@ -13,6 +13,10 @@ namespace aj::plan {
 namespace {
 
 constexpr const char* kDefaultPath = "/usr/local/bin:/usr/bin:/bin";
+// Per-user kernel budgets a jail gets (see rlimits_for): ample for programs, a small share
+// of a host's (Linux: RLIMIT_SIGPENDING ~ RAM / 256 KiB signals, RLIMIT_MSGQUEUE 800 KiB).
+constexpr uint64_t kJailSigpending = 1024;
+constexpr uint64_t kJailMsgqueueBytes = 64 * 1024;
 
 uint64_t clone_flags_for(const policy::Namespaces& ns) {
   // user, mount and pid are not optional (policy validation refuses false): the fresh root,
@@ -59,6 +63,12 @@ std::vector<Rlimit> rlimits_for(const policy::Limits& limits, const cgroup::Enfo
   }
   if (cgroup.rlimit_as && limits.memory_bytes) out.push_back(rlimit(RLIMIT_AS, "RLIMIT_AS", *limits.memory_bytes));
   if (cgroup.rlimit_nproc && limits.pids) out.push_back(rlimit(RLIMIT_NPROC, "RLIMIT_NPROC", *limits.pids));
+  // Not policy keys: the kernel counts queued signals and POSIX message queue bytes per user,
+  // and charges a user namespace's use to its owner too (agentjail's caller: root, when root
+  // runs it). Unbounded, a jail could take the caller's whole budget for the run, and root's
+  // timers and signal queues on the host would fail with EAGAIN.
+  out.push_back(rlimit(RLIMIT_SIGPENDING, "RLIMIT_SIGPENDING", kJailSigpending));
+  out.push_back(rlimit(RLIMIT_MSGQUEUE, "RLIMIT_MSGQUEUE", kJailMsgqueueBytes));
   return out;
 }
 

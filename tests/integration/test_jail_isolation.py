@@ -266,6 +266,29 @@ def test_init_command_line_does_not_show_agentjails(workdir):
     assert r.stdout.split() == ["agentjail-init"], r.stdout
 
 
+def test_per_user_kernel_budgets_are_the_jails_own():
+    # The kernel charges a user namespace's signals, mqueue bytes and inotify instances to its
+    # owner (root, when root runs agentjail): a jail must not be able to take the caller's all.
+    r = py("""
+        import ctypes, os
+        libc = ctypes.CDLL(None, use_errno=True)
+        fds = []
+        while len(fds) < 1000:
+            fd = libc.inotify_init1(0)
+            if fd < 0:
+                break
+            fds.append(fd)
+        print("inotify", len(fds), os.strerror(ctypes.get_errno()))
+        for line in open("/proc/self/limits"):
+            if line.startswith(("Max pending signals", "Max msgqueue size")):
+                print(line.split()[-3], line.split()[-2])
+    """)
+    assert r.code == 0, r
+    lines = r.stdout.splitlines()
+    assert lines[0] == "inotify 32 Too many open files", r.stdout
+    assert lines[1:] == ["1024 1024", "65536 65536"], r.stdout
+
+
 def marker_processes(marker):
     out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
     return [line for line in out.splitlines() if marker in line and "ps -eo" not in line]

@@ -154,6 +154,8 @@ TEST_CASE("rlimits come from the policy; unlimited leaves the caller's") {
   CHECK(has(RLIMIT_NOFILE));
   CHECK(has(RLIMIT_CORE));
   CHECK(has(RLIMIT_CPU));
+  CHECK(has(RLIMIT_SIGPENDING));  // always: per-user budgets shared with agentjail's caller
+  CHECK(has(RLIMIT_MSGQUEUE));
   CHECK_FALSE(has(RLIMIT_STACK));
 }
 

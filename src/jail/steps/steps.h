@@ -16,6 +16,7 @@ Status join_cgroup(ChildContext& ctx);        // v1: into the jail's cgroups, th
 Status private_mounts(ChildContext& ctx);     // MS_REC|MS_PRIVATE on "/": nothing propagates out
 Status open_sources(ChildContext& ctx);       // O_PATH fds of every bind source, with the caller's access
 Status become_jail_user(ChildContext& ctx);   // setgroups/setresgid/setresuid to the mapped ids
+Status limit_user_namespace(ChildContext& ctx);  // inotify and nested-userns limits of the jail's user namespace
 Status build_root(ChildContext& ctx);         // fresh tmpfs root with every mount of the plan
 Status pivot_root(ChildContext& ctx);         // enter it, detach the host's root, make "/" read-only
 Status set_hostname(ChildContext& ctx);       // uts namespace
