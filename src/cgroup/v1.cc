@@ -86,6 +86,18 @@ Usage usage_v1(const Layout& layout) {
       if (keys.count("user")) usage.user_ms = static_cast<double>(keys["user"]) * ms_per_tick;
       if (keys.count("system")) usage.system_ms = static_cast<double>(keys["system"]) * ms_per_tick;
     }
+    // The user/system split is sampled at timer ticks and can miss half of a short run;
+    // cpuacct.usage is exact (and is what cpu_time is enforced on). Keep the split, scale it
+    // to the exact total.
+    if (auto total = cpu_ms_v1(layout); total && usage.user_ms && usage.system_ms) {
+      const double sampled = *usage.user_ms + *usage.system_ms;
+      if (sampled > 0) {
+        usage.user_ms = *usage.user_ms * *total / sampled;
+        usage.system_ms = *usage.system_ms * *total / sampled;
+      } else {
+        usage.user_ms = *total;  // no tick landed: the split is unknown, the total is not
+      }
+    }
   }
   if (layout.memory >= 0) {
     const Dir& dir = layout.dirs[layout.memory];
