@@ -26,9 +26,17 @@ void init(Level level) {
 Level level() { return g_level; }
 
 void error_line(const std::string& text) {
-  std::string line = "agentjail: " + text + "\n";
-  // A single write so concurrent jails never interleave their lines.
-  (void)!::write(STDERR_FILENO, line.data(), line.size());
+  // Every line of a multi-line message gets the prefix; a single write, so concurrent jails
+  // never interleave their lines.
+  std::string lines;
+  size_t start = 0;
+  while (true) {
+    size_t end = text.find('\n', start);
+    lines += "agentjail: " + text.substr(start, end == std::string::npos ? end : end - start) + "\n";
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  (void)!::write(STDERR_FILENO, lines.data(), lines.size());
 }
 
 }  // namespace aj::log

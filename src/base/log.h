@@ -11,7 +11,8 @@ enum class Level { quiet, normal, verbose, debug };
 void init(Level level);
 Level level();
 
-// One clear line on stderr prefixed "agentjail: ", whatever the level (errors are never silenced).
+// `text` on stderr, every line of it prefixed "agentjail: ", whatever the level (errors are
+// never silenced).
 void error_line(const std::string& text);
 
 }  // namespace aj::log

@@ -136,10 +136,10 @@ class Run {
       policy::apply_overrides(loaded->policy, options_.overrides, caller_cwd(), diagnostics);
     }
     if (!diagnostics.empty()) {
+      // Every problem, one per line: on stderr and in the report's `error`.
       std::vector<std::string> lines;
       for (const auto& diagnostic : diagnostics) lines.push_back(diagnostic.format());
-      for (size_t i = 0; i + 1 < lines.size(); ++i) log::error_line(lines[i]);
-      return fail(0, lines.back());
+      return fail(0, join(lines, "\n"));
     }
     const policy::Policy& policy = loaded->policy;
     report_.policy_sha256 = policy::sha256_hex(policy);

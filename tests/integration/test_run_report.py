@@ -126,6 +126,17 @@ def test_json_mode_keeps_a_callers_terminal_out_of_the_jail():
     assert r.report["stdout"] == "piped in\n", r.report
 
 
+def test_every_policy_error_is_in_the_report_and_on_stderr(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("version = 1\n[limits]\nmemroy = 1\n[process]\nusr = 1\n")
+    r = run("/bin/true", policy=str(path), json_mode=True)
+    assert r.code == 125 and r.report["status"] == "setup_error", r
+    errors = r.report["error"].splitlines()
+    assert len(errors) == 2 and "memroy" in errors[0] and "usr" in errors[1], errors
+    assert [line for line in r.stderr.splitlines() if line.startswith("agentjail: ")] == \
+        ["agentjail: " + e for e in errors], r.stderr
+
+
 def test_passthrough_prints_nothing_of_its_own():
     proc = subprocess.run([AGENTJAIL, "run", "-p", "shell", "--", "/bin/echo", "hello"], capture_output=True, text=True)
     assert proc.returncode == 0
