@@ -18,7 +18,15 @@ Outcome classify(const Observed& o) {
   if (o.cpu_exceeded) return {Status::cpu_limit, std::nullopt, SIGKILL, std::nullopt};
   if (o.seccomp_kill) return {Status::seccomp, std::nullopt, SIGSYS, std::nullopt};
   if (o.exec_failure) return {Status::exit, o.exec_failure, std::nullopt, o.exec_error};
-  if (!o.command_status) return {Status::setup_error, std::nullopt, std::nullopt, "the jail's init ended without a report"};
+  if (!o.command_status) {
+    // The init died before it could say why: when the cgroup saw an OOM kill, the limit was
+    // too small to build the jail at all.
+    if (o.oom_killed)
+      return {Status::setup_error, std::nullopt, std::nullopt,
+              "the jail's init was killed by the memory limit while building the jail: limits.memory is too small "
+              "to start anything"};
+    return {Status::setup_error, std::nullopt, std::nullopt, "the jail's init ended without a report"};
+  }
 
   const int status = *o.command_status;
   if (WIFSIGNALED(status)) {

@@ -86,6 +86,13 @@ TEST_CASE("outcome: setup errors and exec failures") {
   CHECK(out.exit_code == 127);
   supervise::Observed none;
   CHECK(supervise::classify(none).status == RunStatus::setup_error);
+  CHECK(supervise::classify(none).error == "the jail's init ended without a report");
+  supervise::Observed starved;  // killed by the memory limit before the command started
+  starved.oom_killed = true;
+  out = supervise::classify(starved);
+  CHECK(out.status == RunStatus::setup_error);
+  REQUIRE(out.error);
+  CHECK(out.error->find("limits.memory is too small") != std::string::npos);
 }
 
 TEST_CASE("exit codes follow SPEC §5") {
