@@ -106,7 +106,7 @@ std::string spec_digest(const FilterSpec& spec) {
   sha256_ctx ctx;
   sha256_init(&ctx);
   // Bump the tag whenever what a FilterSpec compiles to changes for the same fields.
-  hash_field(ctx, "agentjail-seccomp-spec-2");
+  hash_field(ctx, "agentjail-seccomp-spec-3");
   hash_field(ctx, std::to_string(static_cast<int>(spec.default_action)));
   hash_field(ctx, std::to_string(spec.errno_value));
   hash_field(ctx, spec.notify ? "notify" : "no-notify");

@@ -2,12 +2,14 @@
 // every refusal does. The SPEC §6 hardening lives here.
 #include "seccomp/rules.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <linux/netlink.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <set>
@@ -36,7 +38,47 @@ constexpr uint32_t kIoctlBlock = TIOCSTI & kIoctlBlockMask;
 static_assert((TIOCLINUX & kIoctlBlockMask) == kIoctlBlock);
 constexpr uint64_t kUpperHalf = 0xffffffff00000000;
 
-constexpr std::string_view kArgumentChecked[] = {"clone", "ioctl", "personality", "seccomp", "socket", "socketpair"};
+// The mode bits that make a program run with its file's owner or group (systemd's
+// RestrictSUIDSGID=). The jail's mounts are nosuid, but a read-write bind is the host's own
+// directory: a setuid file left there runs, for any host user, as the jail's host uid.
+constexpr uint32_t kSetIdBits = S_ISUID | S_ISGID;
+// open() and openat() take a mode only when they create: O_CREAT, or O_TMPFILE, whose bit of
+// its own is the kernel's __O_TMPFILE (glibc's __O_TMPFILE and O_TMPFILE add O_DIRECTORY).
+constexpr uint32_t kKernelTmpfileBit = 020000000;
+static_assert((O_TMPFILE & ~O_DIRECTORY) == kKernelTmpfileBit);
+constexpr uint32_t kCreatingFlags = O_CREAT | kKernelTmpfileBit;
+
+// The calls that set a file's mode, and where its mode (and, for the opens, its flags) is.
+// The kernel reads both as int or umode_t: only the low 32 bits count, and the bits tested
+// are all in the low 16. mknod makes regular files too (S_IFREG needs no CAP_MKNOD).
+// fchmodat2 (452, Linux 6.6) is not refused as a number unknown to libseccomp: bookworm's
+// 2.5.4-1+deb12u1 resolves it, @file-system allows it, and unchecked it would set the bits
+// fchmodat may not.
+// openat2 takes its flags and mode in a struct the filter cannot read, so it answers ENOSYS
+// (sets.cc, as for clone3; systemd does the same): glibc never calls it, and the programs
+// that do fall back to openat, checked here, on ENOSYS (kernels before 5.6) but not on EPERM.
+// agentjail's own openat2 calls (sys/path.cc, building the root) run in the init, before the
+// command child installs the filter as its last step.
+struct ModeArgument {
+  std::string_view name;
+  unsigned mode;
+  int flags = -1;  // -1: the call always creates or changes the mode
+};
+constexpr ModeArgument kModeSetters[] = {
+    {"chmod", 1}, {"fchmod", 1},  {"fchmodat", 2}, {"fchmodat2", 2}, {"creat", 1},
+    {"mknod", 1}, {"mknodat", 2}, {"open", 2, 1},  {"openat", 3, 2},
+};
+
+const ModeArgument* mode_setter(std::string_view name) {
+  for (const auto& call : kModeSetters)
+    if (call.name == name) return &call;
+  return nullptr;
+}
+
+constexpr std::string_view kArgumentChecked[] = {
+    "clone", "ioctl",     "personality", "seccomp", "socket",  "socketpair", "chmod", "fchmod",
+    "fchmodat", "fchmodat2", "creat",   "mknod",   "mknodat", "open",       "openat",
+};
 constexpr std::string_view kJailNeeds[] = {"execve", "exit", "exit_group", "rt_sigreturn"};
 
 scmp_arg_cmp lo32_masked(unsigned arg, uint32_t mask, uint32_t value) {
@@ -94,6 +136,26 @@ std::vector<std::vector<scmp_arg_cmp>> argument_patterns(std::string_view name, 
     return {{lo32_masked(1, flag, allowed ? 0 : flag)}};
   }
   if (name == "personality") return each_pattern(0, kHarmlessPersonalities, !allowed);
+  if (const ModeArgument* call = mode_setter(name)) {
+    // Allowed: no set-id bit, or (for the opens) not creating. Refused: a set-id bit and (for
+    // the opens) a creating flag, one rule per pair of bits. The refused rules overlap each
+    // other, never an allowed one.
+    if (allowed) {
+      out.push_back({lo32_masked(call->mode, kSetIdBits, 0)});
+      if (call->flags >= 0) out.push_back({lo32_masked(static_cast<unsigned>(call->flags), kCreatingFlags, 0)});
+      return out;
+    }
+    for (uint32_t mode_bit : {uint32_t{S_ISUID}, uint32_t{S_ISGID}}) {
+      if (call->flags < 0) {
+        out.push_back({lo32_masked(call->mode, mode_bit, mode_bit)});
+        continue;
+      }
+      for (uint32_t flag_bit : {uint32_t{O_CREAT}, kKernelTmpfileBit})
+        out.push_back({lo32_masked(static_cast<unsigned>(call->flags), flag_bit, flag_bit),
+                       lo32_masked(call->mode, mode_bit, mode_bit)});
+    }
+    return out;
+  }
   // socket(domain, type, protocol) and socketpair(domain, type, protocol, sv[2]).
   auto families = socket_families(spec.network);
   bool netlink = std::find(families.begin(), families.end(), uint32_t{AF_NETLINK}) != families.end();

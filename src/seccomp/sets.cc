@@ -25,11 +25,13 @@ constexpr std::array kBasicIo = {
 };
 
 // Paths and files. The jail's mount table decides what is visible and writable; these calls
-// only work on what it shows. Left out: sync (flushes every filesystem of the host), the
-// handle-based opens (always refused) and fanotify (watches beyond the caller's own files).
+// only work on what it shows. No call here may set a setuid or setgid bit (see
+// argument_checked()). Left out: sync (flushes every filesystem of the host), the handle-based
+// opens (always refused), openat2 (ENOSYS, below) and fanotify (watches beyond the caller's
+// own files).
 constexpr std::array kFileSystem = {
-    "open"sv,          "openat"sv,         "openat2"sv,        "creat"sv,           "stat"sv,
-    "fstat"sv,         "lstat"sv,          "newfstatat"sv,     "statx"sv,           "statfs"sv,
+    "open"sv,          "openat"sv,         "creat"sv,          "stat"sv,            "fstat"sv,
+    "lstat"sv,         "newfstatat"sv,     "statx"sv,          "statfs"sv,
     "fstatfs"sv,       "access"sv,         "faccessat"sv,      "faccessat2"sv,      "chdir"sv,
     "fchdir"sv,        "getcwd"sv,         "mkdir"sv,          "mkdirat"sv,         "rmdir"sv,
     "rename"sv,        "renameat"sv,       "renameat2"sv,      "link"sv,            "linkat"sv,
@@ -223,6 +225,16 @@ constexpr std::array kArgumentChecked = {
     SpecialCall{"socket", "address families by network.mode: none -> AF_UNIX; loopback, host -> AF_UNIX, AF_INET, "
                           "AF_INET6, AF_NETLINK with NETLINK_ROUTE only. Never AF_PACKET, AF_VSOCK, AF_ALG, AF_KEY"},
     SpecialCall{"socketpair", "the same address families as socket"},
+    SpecialCall{"chmod", "refused with S_ISUID or S_ISGID: a setuid file on a read-write bind is nosuid in the jail "
+                         "only, not on the host"},
+    SpecialCall{"fchmod", "refused with S_ISUID or S_ISGID, like chmod"},
+    SpecialCall{"fchmodat", "refused with S_ISUID or S_ISGID, like chmod"},
+    SpecialCall{"fchmodat2", "refused with S_ISUID or S_ISGID, like chmod"},
+    SpecialCall{"creat", "refused with S_ISUID or S_ISGID in the mode, like chmod"},
+    SpecialCall{"open", "refused with O_CREAT or O_TMPFILE and S_ISUID or S_ISGID in the mode, like chmod"},
+    SpecialCall{"openat", "refused with O_CREAT or O_TMPFILE and S_ISUID or S_ISGID in the mode, like chmod"},
+    SpecialCall{"mknod", "refused with S_ISUID or S_ISGID in the mode, like chmod"},
+    SpecialCall{"mknodat", "refused with S_ISUID or S_ISGID in the mode, like chmod"},
 };
 
 constexpr std::array kAlwaysAllowed = {
@@ -236,6 +248,8 @@ constexpr std::array kAlwaysAllowed = {
 
 constexpr std::array kEnosys = {
     SpecialCall{"clone3", "its flags live in memory seccomp cannot read; ENOSYS makes libc fall back to clone"},
+    SpecialCall{"openat2", "its flags and mode live in memory seccomp cannot read (a setuid file could be created); "
+                           "ENOSYS makes its callers fall back to openat, which is checked"},
 };
 
 void expand_into(std::string_view set_name, std::set<std::string>& out, int depth) {

@@ -35,7 +35,8 @@ struct SpecialCall {
 };
 // Refused outright, even when the policy allows them by name.
 std::span<const SpecialCall> always_denied();
-// Allowed only with harmless arguments (clone, ioctl, personality, seccomp, socket, socketpair).
+// Allowed only with harmless arguments: clone, ioctl, personality, seccomp, socket, socketpair, and
+// the calls that set a file mode (never a setuid or setgid bit).
 std::span<const SpecialCall> argument_checked();
 // Allowed whatever the policy says: the jail needs them to start the command.
 std::span<const SpecialCall> always_allowed();

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 import textwrap
@@ -149,6 +150,58 @@ def test_always_denied_even_when_the_policy_allows_it_by_name(policy_dir):
     """)
     for name in ("sc_unshare", "sc_mount", "sc_bpf", "sc_ptrace", "sc_io_uring", "sc_keyctl"):
         check_blocked(run_probe(name, policy=path), name, ALWAYS_DENIED[name])
+
+
+# --- setuid and setgid bits ---------------------------------------------------------------
+# The jail's mounts are nosuid, but a read-write bind is a host directory: a setuid file made
+# there would run, for any host user, as the jail's host uid.
+
+@pytest.mark.parametrize("call, syscall, args", [
+    ("fchmodat", "fchmodat", {2: 0o4755}),
+    ("chmod", "chmod", {1: 0o4755}),
+    ("open", "open", {2: 0o6755}),
+])
+def test_setuid_and_setgid_bits_are_refused(call, syscall, args):
+    check_blocked(run_probe("sc_chmod_setuid", call), "sc_chmod_setuid", (syscall, args, EPERM))
+
+
+@pytest.mark.parametrize("user", [None, NOBODY])
+def test_no_setuid_file_on_a_rw_bind(workdir, user):
+    host_file = os.path.join(workdir, "t")
+    r = run("/bin/sh", "-c", "cp /bin/true /w/t && chmod 4755 /w/t", options=["--rw", f"{workdir}:/w"], user=user)
+    assert r.code != 0, r
+    assert "Operation not permitted" in r.stderr, r
+    assert os.path.exists(host_file), r
+    assert not os.stat(host_file).st_mode & (stat.S_ISUID | stat.S_ISGID), oct(os.stat(host_file).st_mode)
+    r = run("/bin/sh", "-c", "chmod g+s /w/t; install -m 6755 /bin/true /w/i; chmod 755 /w/t && echo chmodded",
+            options=["--rw", f"{workdir}:/w"], user=user)
+    assert "chmodded" in r.stdout, r
+    assert stat.S_IMODE(os.stat(host_file).st_mode) == 0o755
+    for name in os.listdir(workdir):
+        assert not os.stat(os.path.join(workdir, name)).st_mode & (stat.S_ISUID | stat.S_ISGID), name
+
+
+def test_ordinary_copies_keep_their_modes_on_a_rw_bind(workdir):
+    code = textwrap.dedent("""
+        import os, shutil, subprocess
+        with open("/w/src", "w") as f:
+            f.write("data")
+        os.chmod("/w/src", 0o750)
+        shutil.copy("/w/src", "/w/py")
+        subprocess.run(["cp", "-p", "/w/src", "/w/cp"], check=True)
+        subprocess.run(["install", "-m", "755", "/w/src", "/w/inst"], check=True)
+        fd = os.open("/w/new", os.O_CREAT | os.O_WRONLY, 0o644)
+        os.close(fd)
+        os.mkdir("/w/dir", 0o755)
+        os.mkfifo("/w/fifo", 0o644)
+        print("copied")
+    """)
+    r = run("python3", "-c", code, policy="python", options=["--rw", f"{workdir}:/w"])
+    assert_clean(r, "copied")
+    modes = {name: stat.S_IMODE(os.stat(os.path.join(workdir, name)).st_mode)
+             for name in ("src", "py", "cp", "inst", "new", "dir", "fifo")}
+    assert modes == {"src": 0o750, "py": 0o750, "cp": 0o750, "inst": 0o755, "new": 0o644, "dir": 0o755,
+                     "fifo": 0o644}, modes
 
 
 # --- @default runs real programs unharmed ------------------------------------------------

@@ -358,6 +358,202 @@ TEST_CASE("seccomp: argument checks (clone, clone3, ioctl, personality, seccomp,
   }
 }
 
+// Setuid and setgid bits (rules.cc, kModeSetters). The path's directory does not exist and fd
+// -1 is not open, so a call the filter lets through fails in the kernel (ENOENT, EBADF) and
+// changes nothing; a refused one gets the filter's errno, or SIGSYS.
+namespace {
+
+constexpr const char* kMissing = "/nonexistent-agentjail/x";
+constexpr uint64_t kKernelTmpfile = 020000000;  // the kernel's __O_TMPFILE, without O_DIRECTORY
+#ifndef SYS_fchmodat2
+constexpr long SYS_fchmodat2 = 452;  // glibc 2.36's headers predate it (Linux 6.6)
+#endif
+
+struct ModeCall {
+  const char* what;
+  std::function<long(uint64_t mode)> call;
+  int kernel_errno;  // what the kernel answers when the filter lets the call through
+};
+
+std::vector<ModeCall> mode_calls() {
+  // fchmodat2 needs Linux 6.6: an older kernel answers ENOSYS to what the filter allows.
+  errno = 0;
+  int fchmodat2_errno = ::syscall(SYS_fchmodat2, AT_FDCWD, kMissing, 0755, 0) < 0 ? errno : 0;
+  return {
+      {"chmod", [](uint64_t mode) { return ::syscall(SYS_chmod, kMissing, mode); }, ENOENT},
+      {"fchmod", [](uint64_t mode) { return ::syscall(SYS_fchmod, -1, mode); }, EBADF},
+      {"fchmodat", [](uint64_t mode) { return ::syscall(SYS_fchmodat, AT_FDCWD, kMissing, mode); }, ENOENT},
+      {"fchmodat2", [](uint64_t mode) { return ::syscall(SYS_fchmodat2, AT_FDCWD, kMissing, mode, 0); },
+       fchmodat2_errno},
+      {"creat", [](uint64_t mode) { return ::syscall(SYS_creat, kMissing, mode); }, ENOENT},
+      {"mknod", [](uint64_t mode) { return ::syscall(SYS_mknod, kMissing, mode | S_IFREG, 0); }, ENOENT},
+      {"mknodat", [](uint64_t mode) { return ::syscall(SYS_mknodat, AT_FDCWD, kMissing, mode | S_IFREG, 0); },
+       ENOENT},
+      {"open(O_CREAT)", [](uint64_t mode) { return ::syscall(SYS_open, kMissing, O_CREAT | O_WRONLY, mode); },
+       ENOENT},
+      {"openat(O_CREAT)",
+       [](uint64_t mode) { return ::syscall(SYS_openat, AT_FDCWD, kMissing, O_CREAT | O_EXCL | O_WRONLY, mode); },
+       ENOENT},
+      {"open(O_TMPFILE)",
+       [](uint64_t mode) { return ::syscall(SYS_open, "/nonexistent-agentjail", O_TMPFILE | O_RDWR, mode); }, ENOENT},
+      {"openat(O_TMPFILE)",
+       [](uint64_t mode) {
+         return ::syscall(SYS_openat, AT_FDCWD, "/nonexistent-agentjail", O_TMPFILE | O_RDWR, mode);
+       },
+       ENOENT},
+      {"open(O_CREAT | 1<<32)",
+       [](uint64_t mode) { return ::syscall(SYS_open, kMissing, O_CREAT | O_WRONLY | (uint64_t{1} << 32), mode); },
+       ENOENT},
+  };
+}
+
+void check_kernel_answered(const Verdict& verdict, int kernel_errno, const char* what) {
+  INFO(what);
+  CHECK(verdict.signal == 0);
+  CHECK(verdict.err == kernel_errno);
+}
+
+}  // namespace
+
+TEST_CASE("seccomp: argument checks (setuid and setgid bits: chmod, fchmod(at,at2), creat, mknod(at), open(at))") {
+  const uint64_t high = uint64_t{1} << 32;  // the kernel ignores the upper half of these arguments
+  for (auto action : kModes) {
+    CAPTURE(mode_name(action));
+    auto filter = compiled(spec_with(action));
+    for (const auto& call : mode_calls()) {
+      CAPTURE(call.what);
+      for (uint64_t mode : {uint64_t{04755}, uint64_t{02755}, uint64_t{06755}, uint64_t{04000}, uint64_t{02000},
+                            uint64_t{07777}, 04755 | high, 02644 | (uint64_t{0xffffffff} << 32)}) {
+        CAPTURE(mode);
+        check_refused(run_filtered(filter, [&] { return call.call(mode); }), action, "set-id mode");
+      }
+      for (uint64_t mode : {uint64_t{0}, uint64_t{0644}, uint64_t{0755}, uint64_t{01777}, 0755 | high,
+                            0755 | (uint64_t{S_ISUID | S_ISGID} << 32)}) {
+        CAPTURE(mode);
+        check_kernel_answered(run_filtered(filter, [&] { return call.call(mode); }), call.kernel_errno,
+                              "mode without set-id bits");
+      }
+    }
+    // Without O_CREAT or O_TMPFILE in the low 32 bits of the flags, open ignores the mode.
+    for (uint64_t flags : {uint64_t{O_RDONLY}, uint64_t{O_WRONLY | O_TRUNC}, uint64_t{O_DIRECTORY},
+                           O_WRONLY | (uint64_t{O_CREAT} << 32), O_RDWR | (kKernelTmpfile << 32)}) {
+      CAPTURE(flags);
+      check_kernel_answered(run_filtered(filter, [&] { return ::syscall(SYS_open, kMissing, flags, 06755); }), ENOENT,
+                            "open without a creating flag");
+      check_kernel_answered(
+          run_filtered(filter, [&] { return ::syscall(SYS_openat, AT_FDCWD, kMissing, flags, 06755); }), ENOENT,
+          "openat without a creating flag");
+    }
+    // openat2's flags and mode are in a struct the filter cannot read: ENOSYS, so callers fall
+    // back to openat, even for a policy that names it.
+    CHECK(run_filtered(filter, [] { return ::syscall(SYS_openat2, AT_FDCWD, kMissing, nullptr, 0); }).err == ENOSYS);
+    auto named = compiled(spec_with(action, {"@default", "openat2"}));
+    CHECK(run_filtered(named, [] { return ::syscall(SYS_openat2, AT_FDCWD, kMissing, nullptr, 0); }).err == ENOSYS);
+    // __O_TMPFILE alone (the kernel then says EINVAL) is refused all the same.
+    check_refused(
+        run_filtered(filter, [&] { return ::syscall(SYS_openat, AT_FDCWD, "/", kKernelTmpfile | O_RDWR, 04700); }),
+        action, "openat(__O_TMPFILE)");
+  }
+}
+
+TEST_CASE("seccomp: open and the mode setters are refused exactly when the low 32 bits would set a set-id bit") {
+  auto filter = compiled(spec_with(SeccompAction::errno_));
+  std::vector<uint64_t> modes, flags;
+  for (uint64_t low : {0x0ULL, 0644ULL, 0755ULL, 01777ULL, 02000ULL, 04000ULL, 06000ULL, 06755ULL, 07777ULL, 0xffffULL,
+                       0xffffffffULL, 0xfffff3ffULL})
+    for (uint64_t upper : {uint64_t{0}, uint64_t{1} << 32, uint64_t{S_ISUID} << 32, uint64_t{0xffffffff} << 32})
+      modes.push_back(upper | low);
+  for (uint64_t low : {uint64_t{O_RDONLY}, uint64_t{O_WRONLY}, uint64_t{O_CREAT | O_WRONLY}, uint64_t{O_CREAT | O_EXCL},
+                       uint64_t{O_TMPFILE | O_RDWR}, kKernelTmpfile | O_RDWR, uint64_t{O_DIRECTORY},
+                       O_CREAT | kKernelTmpfile, uint64_t{0xffffffff},
+                       uint64_t{0xffffffff} & ~(O_CREAT | kKernelTmpfile)})
+    for (uint64_t upper : {uint64_t{0}, uint64_t{1} << 32, uint64_t{O_CREAT} << 32, uint64_t{0xffffffff} << 32})
+      flags.push_back(upper | low);
+  auto set_id = [](uint64_t mode) { return (static_cast<uint32_t>(mode) & (S_ISUID | S_ISGID)) != 0; };
+  auto creating = [](uint64_t f) { return (static_cast<uint32_t>(f) & (O_CREAT | kKernelTmpfile)) != 0; };
+  // One child tries them all and exits with the number of the first wrong verdict (mod 200).
+  auto verdict = [](long rc, bool refused) { return (rc == -1 && errno == kErrno) == refused; };
+  const auto calls = mode_calls();
+  auto wrong = run_filtered(filter, [&] {
+    int n = 0;
+    auto fail = [&] {
+      errno = n % 200 + 1;
+      return -1L;
+    };
+    for (uint64_t mode : modes) {
+      for (const auto& call : calls) {
+        ++n;
+        if (!verdict(call.call(mode), set_id(mode))) return fail();
+      }
+      for (uint64_t f : flags) {
+        ++n;
+        if (!verdict(::syscall(SYS_open, kMissing, f, mode), creating(f) && set_id(mode))) return fail();
+        ++n;
+        if (!verdict(::syscall(SYS_openat, AT_FDCWD, kMissing, f, mode), creating(f) && set_id(mode))) return fail();
+      }
+    }
+    return 0L;
+  });
+  CHECK_MESSAGE(wrong.allowed(), "wrong verdict for call #", wrong.err - 1, " (mod 200)");
+}
+
+TEST_CASE("seccomp: ordinary file modes still work; a refused set-id bit is not set") {
+  for (auto action : kModes) {
+    CAPTURE(mode_name(action));
+    auto filter = compiled(spec_with(action));
+    char dir[] = "/tmp/aj-seccomp-XXXXXX";
+    REQUIRE(::mkdtemp(dir) != nullptr);
+    const std::string base = dir;
+    const std::string file = base + "/file", made = base + "/made", fifo = base + "/fifo", sub = base + "/sub";
+    auto ordinary = run_filtered(filter, [&] {
+      ::umask(022);
+      int fd = static_cast<int>(::syscall(SYS_openat, AT_FDCWD, file.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+      if (fd < 0) return -1L;
+      if (::fchmod(fd, 0600) != 0 || ::syscall(SYS_chmod, file.c_str(), 0755) != 0) return -1L;
+      if (::fchmodat(AT_FDCWD, file.c_str(), 0750, 0) != 0) return -1L;
+      if (::syscall(SYS_fchmodat2, AT_FDCWD, file.c_str(), 0755, 0) != 0 && errno != ENOSYS) return -1L;
+      ::close(fd);
+      fd = static_cast<int>(::syscall(SYS_creat, made.c_str(), 0700));
+      if (fd < 0) return -1L;
+      ::close(fd);
+      fd = static_cast<int>(::syscall(SYS_open, base.c_str(), O_TMPFILE | O_RDWR, 0600));
+      if (fd < 0 && errno != EOPNOTSUPP) return -1L;  // a filesystem without O_TMPFILE
+      if (fd >= 0) ::close(fd);
+      if (::mkdir(sub.c_str(), 0755) != 0) return -1L;
+      return static_cast<long>(::mknod(fifo.c_str(), S_IFIFO | 0644, 0));
+    });
+    CHECK(ordinary.allowed());
+    struct stat st {};
+    CHECK((::stat(file.c_str(), &st) == 0 && (st.st_mode & 07777) == 0755));
+    CHECK((::stat(made.c_str(), &st) == 0 && (st.st_mode & 07777) == 0700));
+    CHECK((::stat(sub.c_str(), &st) == 0 && S_ISDIR(st.st_mode)));
+    CHECK((::stat(fifo.c_str(), &st) == 0 && S_ISFIFO(st.st_mode)));
+
+    // Each refusal on a real file: the kernel would have set the bit (the file is ours).
+    const std::string fresh = base + "/fresh";
+    const std::pair<const char*, std::function<long()>> attempts[] = {
+        {"chmod", [&] { return ::syscall(SYS_chmod, file.c_str(), 04755); }},
+        {"fchmodat", [&] { return ::syscall(SYS_fchmodat, AT_FDCWD, file.c_str(), 02755); }},
+        {"fchmodat2", [&] { return ::syscall(SYS_fchmodat2, AT_FDCWD, file.c_str(), 06755, 0); }},
+        {"fchmod", [&] {
+           int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+           return fd < 0 ? -1L : ::syscall(SYS_fchmod, fd, 04755);
+         }},
+        {"openat(O_CREAT)", [&] { return ::syscall(SYS_openat, AT_FDCWD, fresh.c_str(), O_CREAT | O_WRONLY, 04755); }},
+        {"creat", [&] { return ::syscall(SYS_creat, fresh.c_str(), 02755); }},
+        {"mknod", [&] { return ::syscall(SYS_mknod, fresh.c_str(), S_IFREG | 04755, 0); }},
+    };
+    for (const auto& [what, attempt] : attempts) {
+      check_refused(run_filtered(filter, attempt), action, what);
+      CHECK((::stat(file.c_str(), &st) == 0 && (st.st_mode & 07777) == 0755));
+      CHECK(::access(fresh.c_str(), F_OK) != 0);
+    }
+    for (const auto& path : {file, made, fifo, fresh}) ::unlink(path.c_str());
+    ::rmdir(sub.c_str());
+    ::rmdir(dir);
+  }
+}
+
 TEST_CASE("seccomp: every ioctl request near TIOCSTI gets the same verdict with or without upper bits") {
   // The 0x54xx block has patterns of its own at the front of the filter (rules.cc); whatever
   // their order, only TIOCSTI and TIOCLINUX may be refused. On fd -1 an allowed request fails
