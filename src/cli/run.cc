@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <memory>
@@ -258,6 +259,11 @@ class Run {
     report_.error = outcome.error;
     report_.violations = std::move(s.violations);
     report_.violations_dropped = s.violations_dropped;
+    if (s.notifications_throttled)
+      report_.warnings.push_back(fmt::format(
+          "seccomp.notify: refused calls came faster than {} per second; past the first {} they were answered at "
+          "that rate, the callers waiting",
+          supervise::kNotifyPerRefill * 1000 / supervise::kNotifyRefillMs, supervise::kNotifyBurst));
     report_.userns = plan.enforcement.userns;
     report_.cgroup = cgroup::to_string(plan.enforcement.cgroup);
     report_.seccomp = plan.enforcement.seccomp;

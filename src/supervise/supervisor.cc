@@ -68,7 +68,8 @@ class Loop {
       watch(in_.signal_fd, &Loop::on_signal);
       watch(wall_timer_.get(), &Loop::on_wall_timer);
       watch(cpu_timer_.get(), &Loop::on_cpu_timer);
-      if (listener_ && !listener_fd_done_) watch(listener_->fd(), &Loop::on_notification);
+      if (listener_ && !listener_fd_done_ && notify_budget_ > 0) watch(listener_->fd(), &Loop::on_notification);
+      watch(notify_refill_.get(), &Loop::on_notify_refill);
       if (capture_open(in_.stdout_capture)) watch((*in_.stdout_capture)->fd(), &Loop::on_stdout);
       if (capture_open(in_.stderr_capture)) watch((*in_.stderr_capture)->fd(), &Loop::on_stderr);
 
@@ -185,7 +186,20 @@ class Loop {
   }
 
   void on_notification() {
-    if (!on_notification_once()) listener_fd_done_ = true;
+    if (!on_notification_once()) {
+      listener_fd_done_ = true;
+      return;
+    }
+    if (--notify_budget_ > 0) return;
+    // Out of budget: stop watching the listener until the refill; the callers wait meanwhile.
+    result_.notifications_throttled = true;
+    notify_refill_ = timer_after_ms(kNotifyRefillMs, false);
+  }
+
+  void on_notify_refill() {
+    consume_timer(notify_refill_.get());
+    notify_refill_.reset();
+    notify_budget_ = kNotifyPerRefill;
   }
 
   // Answers one seccomp notification; false once the listener is finished.
@@ -215,7 +229,8 @@ class Loop {
 
   Inputs& in_;
   Supervised result_;
-  sys::UniqueFd wall_timer_, cpu_timer_;
+  sys::UniqueFd wall_timer_, cpu_timer_, notify_refill_;
+  uint64_t notify_budget_ = kNotifyBurst;
   std::optional<seccomp::Listener> listener_;
   bool init_reaped_ = false;
   bool sync_open_ = true;

@@ -31,7 +31,15 @@ struct Supervised {
   double wall_ms = 0;
   std::vector<report::Violation> violations;
   uint64_t violations_dropped = 0;
+  bool notifications_throttled = false;  // refused calls came faster than the listener answers them
 };
+
+// Refused calls cost the supervisor, outside the jail's cgroup, some 20 times what they cost
+// the jail: past a burst, they are answered at a bounded rate and the callers wait (blocked in
+// the refused call, using no CPU). Legitimate programs make a handful; a loop of them slows.
+constexpr uint64_t kNotifyBurst = 1000;       // answered as fast as they come
+constexpr uint64_t kNotifyPerRefill = 100;    // then this many ...
+constexpr int kNotifyRefillMs = 10;           // ... every this many ms: 10,000 per second
 
 // Runs until pid 1 of the jail has exited and every stream is at EOF. Enforces wall_time
 // and the whole-jail cpu_time; answers seccomp notifications; logs steps with -v.
