@@ -1,10 +1,12 @@
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "base/log.h"
+#include "base/strings.h"
 #include "cli/commands.h"
 #include "report/exit_codes.h"
 
@@ -37,6 +39,13 @@ int main(int argc, char** argv) {
   add(add_doctor(app), "doctor");
   add(add_seccomp(app), "seccomp");
 
+  // CLI11 would say only that a subcommand is required.
+  if (our_argc > 1 && argv[1][0] != '-' && !std::any_of(commands.begin(), commands.end(), [&](const auto& c) {
+        return c.first->get_name() == argv[1];
+      })) {
+    log::error_line("unknown command " + aj::quoted(argv[1]) + " (see agentjail --help)");
+    return report::kExitSetupError;
+  }
   try {
     app.parse(our_argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -204,3 +204,14 @@ def test_ci_policy_builds_a_c_program(workdir):
     assert r.code == 0, r
     assert "built and ran" in r.stdout
     assert os.path.exists(os.path.join(workdir, "hello"))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["bogus"], 'unknown command "bogus"'),
+    (["run", "--bogus", "--", "/bin/true"], 'unknown option "--bogus"'),
+])
+def test_command_line_mistakes_get_one_clear_line(argv, message):
+    proc = subprocess.run([AGENTJAIL, *argv], capture_output=True, text=True)
+    assert proc.returncode == 125, proc
+    assert proc.stdout == "" and proc.stderr.count("\n") == 1, proc.stderr
+    assert proc.stderr.startswith("agentjail: ") and message in proc.stderr, proc.stderr
