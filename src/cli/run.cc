@@ -1,8 +1,8 @@
 // `agentjail run`: the pipeline, one call per stage (see STYLE.md).
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/signalfd.h>
-#include <fmt/format.h>
 #include <unistd.h>
 
 #include <memory>
@@ -217,8 +217,10 @@ class Run {
     if (out) report_.stdout_capture = out->result();
     if (err) report_.stderr_capture = err->result();
     clock.done("read-usage");
-    if (cgroup) {
-      cgroup.reset();  // kills what is left (nothing, by now) and removes the directories
+    if (cgroup && !spawned->init.running()) {
+      // pid 1 is reaped, so the jail is empty: remove its cgroup now, to time it. (Otherwise
+      // the jail's owner, destroyed first, kills and reaps pid 1 before the cgroup goes.)
+      cgroup.reset();
       clock.done("remove-cgroup");
     }
     // One line for what kept the command from running: a setup error in any mode, and in
