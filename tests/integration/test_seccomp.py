@@ -85,7 +85,7 @@ def policy_dir():
 
 def notify_works(report):
     """Whether this run recorded violations (the kernel has user notification)."""
-    return not any("seccomp.notify" in w for w in report["warnings"])
+    return not any("no seccomp user notification" in w for w in report["warnings"])
 
 
 def run_probe(name, *args, policy="default", options=(), user=None):
