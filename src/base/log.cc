@@ -3,6 +3,8 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <unistd.h>
 
+#include "base/strings.h"
+
 namespace aj::log {
 namespace {
 Level g_level = Level::normal;
@@ -29,13 +31,7 @@ void error_line(const std::string& text) {
   // Every line of a multi-line message gets the prefix; a single write, so concurrent jails
   // never interleave their lines.
   std::string lines;
-  size_t start = 0;
-  while (true) {
-    size_t end = text.find('\n', start);
-    lines += "agentjail: " + text.substr(start, end == std::string::npos ? end : end - start) + "\n";
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
+  for (const auto& line : split(text, '\n')) lines += "agentjail: " + line + "\n";
   (void)!::write(STDERR_FILENO, lines.data(), lines.size());
 }
 

@@ -75,10 +75,6 @@ const ModeArgument* mode_setter(std::string_view name) {
   return nullptr;
 }
 
-constexpr std::string_view kArgumentChecked[] = {
-    "clone", "ioctl",     "personality", "seccomp", "socket",  "socketpair", "chmod", "fchmod",
-    "fchmodat", "fchmodat2", "creat",   "mknod",   "mknodat", "open",       "openat",
-};
 constexpr std::string_view kJailNeeds[] = {"execve", "exit", "exit_group", "rt_sigreturn"};
 
 scmp_arg_cmp lo32_masked(unsigned arg, uint32_t mask, uint32_t value) {
@@ -301,7 +297,7 @@ Result<RuleSet> build_rules(const FilterSpec& spec) {
 
   for (const auto& name : allowed) {
     if (contains(always_denied(), name) || contains(enosys(), name)) continue;
-    if (contains(kArgumentChecked, name)) {
+    if (contains(argument_checked(), name)) {
       for (auto& conditions : argument_patterns(name, spec, true))
         if (auto status = add(name, SCMP_ACT_ALLOW, std::move(conditions)); !status)
           return std::unexpected(status.error());
@@ -320,9 +316,9 @@ Result<RuleSet> build_rules(const FilterSpec& spec) {
   if (set.refusal != set.default_action) {
     for (const auto& call : always_denied())
       if (auto status = add(call.name, set.refusal); !status) return std::unexpected(status.error());
-    for (auto name : kArgumentChecked)
-      for (auto& conditions : argument_patterns(name, spec, false))
-        if (auto status = add(name, set.refusal, std::move(conditions)); !status)
+    for (const auto& call : argument_checked())
+      for (auto& conditions : argument_patterns(call.name, spec, false))
+        if (auto status = add(call.name, set.refusal, std::move(conditions)); !status)
           return std::unexpected(status.error());
   }
   return set;
