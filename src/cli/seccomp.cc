@@ -11,7 +11,7 @@
 #include "report/exit_codes.h"
 #include "seccomp/filter.h"
 #include "seccomp/notify.h"
-#include "seccomp/sets.h"
+#include "syscalls/sets.h"
 #include "seccomp/spec.h"
 #include "sys/file.h"
 
@@ -45,19 +45,19 @@ std::string wrapped(const std::vector<std::string>& words, size_t indent, size_t
 
 std::string sets_text() {
   std::string out;
-  for (const auto& set : seccomp::sets()) {
+  for (const auto& set : syscalls::sets()) {
     out += std::string(set.name) + " - " + std::string(set.description) + "\n";
     std::vector<std::string> members(set.members.begin(), set.members.end());
     out += wrapped(members, 4, 100);
   }
-  auto section = [&](const char* title, std::span<const seccomp::SpecialCall> calls) {
+  auto section = [&](const char* title, std::span<const syscalls::SpecialCall> calls) {
     out += std::string("\n") + title + "\n";
     for (const auto& call : calls) out += "    " + std::string(call.name) + ": " + std::string(call.why) + "\n";
   };
-  section("Always refused, whatever allow says:", seccomp::always_denied());
-  section("Allowed only with harmless arguments:", seccomp::argument_checked());
-  section("Always allowed (the jail needs them to start the command):", seccomp::always_allowed());
-  section("Answered with ENOSYS:", seccomp::enosys());
+  section("Always refused, whatever allow says:", syscalls::always_denied());
+  section("Allowed only with harmless arguments:", syscalls::argument_checked());
+  section("Always allowed (the jail needs them to start the command):", syscalls::always_allowed());
+  section("Answered with ENOSYS:", syscalls::enosys());
   return out;
 }
 

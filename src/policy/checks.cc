@@ -11,7 +11,7 @@
 #include <fmt/format.h>
 
 #include "base/strings.h"
-#include "seccomp/sets.h"
+#include "syscalls/sets.h"
 
 namespace aj::policy {
 namespace {
@@ -156,12 +156,12 @@ std::span<const std::string> capability_names() {
 Problem check_syscall_entry(std::string_view entry, std::string& hint) {
   hint.clear();
   if (entry.starts_with("@")) {
-    if (seccomp::find_set(entry)) return std::nullopt;
-    const auto names = seccomp::set_names();
+    if (syscalls::find_set(entry)) return std::nullopt;
+    const auto names = syscalls::set_names();
     hint = did_you_mean(entry, names);
     return fmt::format("unknown syscall set {}", aj::quoted(entry));
   }
-  if (!has_nul(entry) && seccomp::is_syscall_name(entry)) return std::nullopt;
+  if (!has_nul(entry) && syscalls::is_syscall_name(entry)) return std::nullopt;
   hint = did_you_mean(entry, native_syscall_names());
   return fmt::format("unknown system call {}", aj::quoted(entry));
 }

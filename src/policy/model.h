@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "limits/limits.h"
+
 namespace aj::policy {
 
 // Where a value came from, for diagnostics raised after parsing (e.g. by the planner).
@@ -47,19 +49,7 @@ struct Process {
   uint32_t umask = 022;
 };
 
-// std::nullopt means "unlimited" (written "unlimited" in TOML).
-struct Limits {
-  std::optional<uint64_t> wall_time_ms = 30'000;
-  std::optional<uint64_t> cpu_time_ms = 10'000;
-  std::optional<uint64_t> memory_bytes = 256ull << 20;
-  std::optional<uint64_t> pids = 64;
-  std::optional<double> cpus;                       // CPUs of quota; unlimited by default
-  std::optional<uint64_t> file_size_bytes = 64ull << 20;
-  std::optional<uint64_t> open_files = 256;
-  std::optional<uint64_t> stack_bytes = 8ull << 20;
-  uint64_t core_size_bytes = 0;
-  uint64_t output_bytes = 1ull << 20;               // capture mode: bytes kept per stream
-};
+using aj::Limits;  // limits/limits.h: shared by the policy, the plan and the report
 
 struct Filesystem {
   std::vector<Mount> mounts;  // in mount order

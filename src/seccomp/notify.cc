@@ -12,10 +12,12 @@
 #include <charconv>
 #include <cstring>
 
-#include "seccomp/names.h"
+#include "syscalls/names.h"
 #include "sys/file.h"
 
 namespace aj::seccomp {
+using syscalls::syscall_arg_count;
+using syscalls::syscall_name;
 namespace {
 
 // Kernels 5.0-5.16 define SECCOMP_IOCTL_NOTIF_ID_VALID with the wrong direction bit; 5.17

@@ -15,9 +15,10 @@
 #include <set>
 
 #include "base/strings.h"
-#include "seccomp/sets.h"
+#include "syscalls/sets.h"
 
 namespace aj::seccomp::detail {
+using namespace aj::syscalls;  // the sets and special calls the rules are made of
 namespace {
 
 // Every namespace flag clone() takes (CLONE_NEWTIME exists only for unshare and clone3; in

@@ -28,11 +28,11 @@
 #include "policy/builtins.h"
 #include "policy/load.h"
 #include "seccomp/filter.h"
-#include "seccomp/names.h"
+#include "syscalls/names.h"
 #include "seccomp/precompiled.h"
 #include "seccomp/notify.h"
 #include "seccomp/rules.h"
-#include "seccomp/sets.h"
+#include "syscalls/sets.h"
 #include "seccomp/spec.h"
 
 using namespace aj;
@@ -166,26 +166,26 @@ Notified run_notified(seccomp::FilterSpec spec, const std::function<long()>& cal
 
 TEST_CASE("seccomp sets: every member is a known call or set, nothing always-denied is in one") {
   std::set<std::string> denied;
-  for (const auto& call : seccomp::always_denied()) denied.emplace(call.name);
-  for (const auto& set : seccomp::sets()) {
+  for (const auto& call : syscalls::always_denied()) denied.emplace(call.name);
+  for (const auto& set : syscalls::sets()) {
     CHECK(set.name.starts_with('@'));
-    CHECK(seccomp::find_set(set.name) == &set);
+    CHECK(syscalls::find_set(set.name) == &set);
     for (auto member : set.members) {
       INFO(set.name, " ", member);
       if (member.starts_with('@'))
-        CHECK(seccomp::find_set(member) != nullptr);
+        CHECK(syscalls::find_set(member) != nullptr);
       else
-        CHECK(seccomp::is_syscall_name(member));
+        CHECK(syscalls::is_syscall_name(member));
       CHECK_FALSE(denied.contains(std::string(member)));
     }
   }
-  for (const auto& call : seccomp::always_denied()) CHECK(seccomp::is_syscall_name(call.name));
-  CHECK_FALSE(seccomp::is_syscall_name("no_such_call"));
-  CHECK(seccomp::find_set("@nope") == nullptr);
-  auto names = seccomp::set_names();
+  for (const auto& call : syscalls::always_denied()) CHECK(syscalls::is_syscall_name(call.name));
+  CHECK_FALSE(syscalls::is_syscall_name("no_such_call"));
+  CHECK(syscalls::find_set("@nope") == nullptr);
+  auto names = syscalls::set_names();
   CHECK(std::find(names.begin(), names.end(), "@network") != names.end());
 
-  auto all = seccomp::expand("@default");
+  auto all = syscalls::expand("@default");
   CHECK(std::is_sorted(all.begin(), all.end()));
   CHECK(std::adjacent_find(all.begin(), all.end()) == all.end());
   CHECK(all.size() > 250);
@@ -193,7 +193,7 @@ TEST_CASE("seccomp sets: every member is a known call or set, nothing always-den
     CHECK(std::binary_search(all.begin(), all.end(), needed));
   for (const char* absent : {"sync", "mbind", "kcmp", "pidfd_getfd", "syslog", "reboot", "sethostname"})
     CHECK_FALSE(std::binary_search(all.begin(), all.end(), absent));
-  CHECK(seccomp::expand("@numa").size() == 5);
+  CHECK(syscalls::expand("@numa").size() == 5);
 }
 
 TEST_CASE("seccomp complement32: disjoint patterns matching exactly the other values") {
@@ -273,7 +273,7 @@ TEST_CASE("seccomp compile: every built-in policy, every action, with and withou
 
 TEST_CASE("seccomp: always-denied calls are refused even when the policy allows them by name") {
   std::vector<std::string> allow = {"@default"};
-  for (const auto& call : seccomp::always_denied()) allow.emplace_back(call.name);
+  for (const auto& call : syscalls::always_denied()) allow.emplace_back(call.name);
   for (auto action : kModes) {
     CAPTURE(mode_name(action));
     auto filter = compiled(spec_with(action, allow));
@@ -714,27 +714,27 @@ TEST_CASE("seccomp precompiled: the build's filters are what compile() makes now
 }
 
 TEST_CASE("seccomp names: foreign ABIs and argument counts") {
-  CHECK(seccomp::syscall_name(AUDIT_ARCH_X86_64, SYS_socket) == "socket");
-  CHECK(seccomp::syscall_name(AUDIT_ARCH_X86_64, 0x40000000 | SYS_socket) == "x32:socket");
-  CHECK(seccomp::syscall_name(AUDIT_ARCH_I386, 102) == "i386:socketcall");
-  CHECK(seccomp::syscall_name(AUDIT_ARCH_X86_64, 999) == "unknown");
-  CHECK(seccomp::syscall_arg_count("socket") == 3);
-  CHECK(seccomp::syscall_arg_count("getppid") == 0);
-  CHECK(seccomp::syscall_arg_count("mmap") == 6);
-  CHECK_FALSE(seccomp::syscall_arg_count("i386:socketcall"));
-  CHECK_FALSE(seccomp::syscall_arg_count("unknown"));
+  CHECK(syscalls::syscall_name(AUDIT_ARCH_X86_64, SYS_socket) == "socket");
+  CHECK(syscalls::syscall_name(AUDIT_ARCH_X86_64, 0x40000000 | SYS_socket) == "x32:socket");
+  CHECK(syscalls::syscall_name(AUDIT_ARCH_I386, 102) == "i386:socketcall");
+  CHECK(syscalls::syscall_name(AUDIT_ARCH_X86_64, 999) == "unknown");
+  CHECK(syscalls::syscall_arg_count("socket") == 3);
+  CHECK(syscalls::syscall_arg_count("getppid") == 0);
+  CHECK(syscalls::syscall_arg_count("mmap") == 6);
+  CHECK_FALSE(syscalls::syscall_arg_count("i386:socketcall"));
+  CHECK_FALSE(syscalls::syscall_arg_count("unknown"));
   // Every call a set names or the filter treats specially has a known count, so its
   // violations list exactly its arguments.
-  for (const auto& set : seccomp::sets())
+  for (const auto& set : syscalls::sets())
     for (auto member : set.members)
       if (!member.starts_with('@')) {
         INFO(member);
-        CHECK(seccomp::syscall_arg_count(member).has_value());
+        CHECK(syscalls::syscall_arg_count(member).has_value());
       }
-  for (auto calls : {seccomp::always_denied(), seccomp::argument_checked(), seccomp::always_allowed(), seccomp::enosys()})
+  for (auto calls : {syscalls::always_denied(), syscalls::argument_checked(), syscalls::always_allowed(), syscalls::enosys()})
     for (const auto& call : calls) {
       INFO(call.name);
-      CHECK(seccomp::syscall_arg_count(call.name).has_value());
+      CHECK(syscalls::syscall_arg_count(call.name).has_value());
     }
 }
 

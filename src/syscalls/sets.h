@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-namespace aj::seccomp {
+namespace aj::syscalls {
 
 struct SyscallSet {
   std::string_view name;         // "@default"
@@ -43,4 +43,4 @@ std::span<const SpecialCall> always_allowed();
 // Answered with ENOSYS, never recorded: clone3 (libc falls back to clone, which is checked).
 std::span<const SpecialCall> enosys();
 
-}  // namespace aj::seccomp
+}  // namespace aj::syscalls

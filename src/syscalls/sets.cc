@@ -2,7 +2,7 @@
 // against what python3 (ssl, sqlite3, multiprocessing, asyncio, subprocess), node, bash, gcc
 // and make actually call (strace -f). Everything not listed here is refused unless a policy
 // names it; the calls in always_denied() are refused even then.
-#include "seccomp/sets.h"
+#include "syscalls/sets.h"
 
 #include <seccomp.h>
 
@@ -10,7 +10,7 @@
 #include <array>
 #include <set>
 
-namespace aj::seccomp {
+namespace aj::syscalls {
 namespace {
 
 using namespace std::string_view_literals;
@@ -295,4 +295,4 @@ std::span<const SpecialCall> argument_checked() { return kArgumentChecked; }
 std::span<const SpecialCall> always_allowed() { return kAlwaysAllowed; }
 std::span<const SpecialCall> enosys() { return kEnosys; }
 
-}  // namespace aj::seccomp
+}  // namespace aj::syscalls

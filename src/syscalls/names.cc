@@ -1,4 +1,4 @@
-#include "seccomp/names.h"
+#include "syscalls/names.h"
 
 #include <linux/audit.h>
 #include <seccomp.h>
@@ -8,7 +8,7 @@
 #include <memory>
 #include <utility>
 
-namespace aj::seccomp {
+namespace aj::syscalls {
 namespace {
 
 struct ArgCount {
@@ -112,4 +112,4 @@ std::optional<int> syscall_arg_count(std::string_view name) {
   return it->args;
 }
 
-}  // namespace aj::seccomp
+}  // namespace aj::syscalls

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-namespace aj::seccomp {
+namespace aj::syscalls {
 
 // "socket" for a native call; "i386:socketcall" and "x32:socket" for the foreign ABIs the
 // filter refuses; "unknown" when libseccomp has no name for the number.
@@ -16,4 +16,4 @@ std::string syscall_name(uint32_t audit_arch, int nr);
 // How many arguments the call `name` (as syscall_name() returns it) takes, when known.
 std::optional<int> syscall_arg_count(std::string_view name);
 
-}  // namespace aj::seccomp
+}  // namespace aj::syscalls
