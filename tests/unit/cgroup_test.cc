@@ -17,6 +17,7 @@
 #include "cgroup/cgroup.h"
 #include "cgroup/files.h"
 #include "host/host.h"
+#include "skip.h"
 
 using namespace aj;
 
@@ -313,15 +314,15 @@ void reap_everything() {
 
 }  // namespace
 
-TEST_CASE("JailCgroup (root): limits written, usage read, kill_all and removal" * doctest::skip(::geteuid() != 0)) {
+TEST_CASE("JailCgroup (root): limits written, usage read, kill_all and removal") {
+  if (::geteuid() != 0) SKIP_TEST("needs root");
   const host::Host host = host::probe();
   policy::Limits limits = all_limits();
   limits.memory_bytes = 128ull << 20;
   limits.pids = 8;
   const auto enforcement = cgroup::decide(limits, host);
   if (enforcement.kind == cgroup::Kind::none || !enforcement.pids || !enforcement.memory) {
-    MESSAGE("no cgroup with memory and pids here; skipped");
-    return;
+    SKIP_TEST("no cgroup with the memory and pids controllers can be created here");
   }
   // Grandchildren are re-parented to us, so we can reap them after the kill.
   REQUIRE(::prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
@@ -386,11 +387,11 @@ TEST_CASE("JailCgroup (root): limits written, usage read, kill_all and removal" 
   ::prctl(PR_SET_CHILD_SUBREAPER, 0);
 }
 
-TEST_CASE("JailCgroup (root): the destructor kills what is left and removes the directory" *
-          doctest::skip(::geteuid() != 0)) {
+TEST_CASE("JailCgroup (root): the destructor kills what is left and removes the directory") {
+  if (::geteuid() != 0) SKIP_TEST("needs root");
   const host::Host host = host::probe();
   const auto enforcement = cgroup::decide(all_limits(), host);
-  if (enforcement.kind == cgroup::Kind::none) return;
+  if (enforcement.kind == cgroup::Kind::none) SKIP_TEST("no cgroup (v2 or v1) can be created here");
   pid_t child = -1;
   std::vector<std::string> paths;
   {
@@ -409,14 +410,14 @@ TEST_CASE("JailCgroup (root): the destructor kills what is left and removes the 
   for (const auto& path : paths) CHECK_FALSE(exists(path));
 }
 
-TEST_CASE("remove_stale (root): removes dead owners' empty directories, never live or locked ones" *
-          doctest::skip(::geteuid() != 0)) {
+TEST_CASE("remove_stale (root): removes dead owners' empty directories, never live or locked ones") {
+  if (::geteuid() != 0) SKIP_TEST("needs root");
   const host::Host host = host::probe();
   std::string parent;
   if (host.cgroup_v2.mounted && host.cgroup_v2.writable) parent = host.cgroup_v2.self_dir();
   for (const auto& [name, c] : host.cgroup_v1)
     if (parent.empty() && c.writable) parent = c.self_dir();
-  if (parent.empty()) return;
+  if (parent.empty()) SKIP_TEST("no writable cgroup (v2 or v1) of our own here");
 
   pid_t dead = ::fork();
   if (dead == 0) ::_exit(0);
