@@ -79,6 +79,15 @@ def run(*args, policy=None, json_mode=False, options=(), user=None, timeout=120,
     return Result(proc, parsed)
 
 
+def assert_ran(r, marker, code=0, status="ok"):
+    """The positive control of a test that asserts only that an attack left no trace: the
+    command went on past the attack and printed `marker`, exited `code`, and the report says
+    `status`. Without it such a test passes when the jail never started at all."""
+    assert marker in r.stdout, r
+    assert r.code == code, r
+    assert r.report is not None and r.report["status"] == status, (r.report, r)
+
+
 def probe(name):
     path = os.path.join(PROBES, name)
     if not os.path.exists(path):

@@ -3,6 +3,7 @@ the attack works."""
 import os
 import re
 import socket
+import stat
 import subprocess
 import tempfile
 import textwrap
@@ -11,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import AGENTJAIL, NOBODY, is_root, requires_root, requires_userns, run
+from conftest import AGENTJAIL, NOBODY, assert_ran, is_root, requires_root, requires_userns, run
 
 pytestmark = requires_userns
 
@@ -40,6 +41,7 @@ def test_root_directory_holds_only_what_the_policy_lists():
     assert set(r.stdout.split()) == {"bin", "dev", "etc", "lib", "lib64", "proc", "sbin", "tmp", "usr"}, r
     r = sh("ls -A /etc")
     assert set(r.stdout.split()) <= {"alternatives", "group", "hosts", "ld.so.cache", "passwd"}, r
+    assert r.code == 0 and {"passwd", "group"} <= set(r.stdout.split()), r  # the listing ran
 
 
 def test_root_is_read_only():
@@ -77,6 +79,8 @@ def test_mounts_are_nosuid_and_nodev_except_dev():
         device_ok = mount_point in {"/dev/pts"} or re.fullmatch(r"/dev/(null|zero|full|random|urandom|tty)", mount_point)
         if not device_ok:
             assert "nodev" in options, line
+    mount_points = {line.split()[4] for line in r.stdout.splitlines()}
+    assert {"/", "/proc", "/dev", "/tmp"} <= mount_points, r  # the jail's own mounts were read
 
 
 def test_noexec_mount_refuses_exec(workdir):
@@ -90,8 +94,12 @@ def test_noexec_mount_refuses_exec(workdir):
             target = "/scratch"
             exec = false
         """))
-    r = run("/bin/sh", "-c", "cp /bin/true /scratch/t && /scratch/t && echo RAN", policy=policy)
+    r = run("/bin/sh", "-c", 'cp /bin/true /scratch/t && echo COPIED && { /scratch/t && echo RAN; echo "exec rc=$?"; }; '
+            "echo REACHED", policy=policy)
     assert "RAN" not in r.stdout, r
+    # The copy landed on the tmpfs and its exec was refused (126), not skipped.
+    assert "COPIED" in r.stdout and "exec rc=126" in r.stdout, r
+    assert_ran(r, "REACHED")
 
 
 def test_bind_target_cannot_escape_through_symlink(workdir):
@@ -116,8 +124,12 @@ def test_bind_target_cannot_escape_through_symlink(workdir):
                 target = "/work/esc/planted"
                 content = "x"
             """))
-        run("/bin/true", policy=policy)
+        r = run("/bin/true", policy=policy)
         assert os.listdir(outside) == [], "a mount target was created outside the jail's root"
+        # The jail got as far as its mounts (the bind of /work was made) and refused there: the
+        # absolute symlink resolves inside the new root, where its target does not exist.
+        assert r.code == 125 and r.report["status"] == "setup_error", r
+        assert "/work/esc" in r.report["error"] and "build-root" in r.stderr, r.report
     finally:
         subprocess.run(["rm", "-rf", outside])
 
@@ -146,8 +158,10 @@ def test_symlink_as_last_component_is_refused(workdir):
 def test_mount_propagation_does_not_reach_host():
     with open("/proc/self/mountinfo") as f:
         before = f.read().count("\n")
-    r = sh("true")
+    r = sh("wc -l < /proc/self/mountinfo")
     assert r.code == 0, r
+    # The jail did make its mounts (a new root, /proc, /dev, /tmp, ...) while we looked.
+    assert r.report["status"] == "ok" and int(r.stdout) >= 5, r
     with open("/proc/self/mountinfo") as f:
         after = f.read().count("\n")
     assert before == after
@@ -172,10 +186,13 @@ def test_proc_sys_and_sysrq_are_read_only():
 
 def test_sensitive_proc_files_are_masked():
     r = sh("for f in kcore kallsyms timer_list sched_debug keys; do "
-           "  [ -e /proc/$f ] && printf '%s=%s\\n' $f $(head -c 64 /proc/$f 2>/dev/null | wc -c); done")
+           "  [ -e /proc/$f ] && printf '%s=%s\\n' $f $(head -c 64 /proc/$f 2>/dev/null | wc -c); done; echo REACHED >&2")
     for line in r.stdout.split():
         name, size = line.split("=")
         assert size == "0", f"/proc/{name} is readable: {r}"
+    # kallsyms is in every kernel: at least it was found and measured (empty); the loop ended.
+    assert_ran(r, "kallsyms=0")
+    assert "REACHED" in r.stderr, r
 
 
 def test_dev_holds_only_the_minimal_set():
@@ -189,6 +206,9 @@ def test_dev_holds_only_the_minimal_set():
 def test_devpts_is_private():
     r = sh("ls /dev/pts")
     assert set(r.stdout.split()) <= {"ptmx"}, r
+    # A fresh devpts instance, listed: it always has its own ptmx.
+    assert "ptmx" in r.stdout.split(), r
+    assert_ran(r, "ptmx")
 
 
 def test_proc_exe_of_init_cannot_be_opened_for_writing():
@@ -205,9 +225,13 @@ def test_proc_exe_of_init_cannot_be_opened_for_writing():
             print("READLINK", os.readlink("/proc/1/exe"))
         except OSError as e:
             print("readlink refused", e.errno)
+        print("REACHED")
     """)
     assert "OPENED" not in r.stdout, r
     assert "READLINK" not in r.stdout, r
+    # Each open was tried and refused, and so was the readlink.
+    assert r.stdout.count("refused /proc/1/") == 4 and "readlink refused" in r.stdout, r
+    assert_ran(r, "REACHED")
 
 
 def test_proc_exe_overwrite_when_an_ordinary_user_owns_the_binary():
@@ -232,12 +256,14 @@ def test_proc_exe_overwrite_when_an_ordinary_user_owns_the_binary():
                         print("WROTE", path)
                     except OSError:
                         pass
+            print("REACHED")
         """)
         proc = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
                                "--inh-caps=-all", copy, "run", "-p", "python", "--", "python3", "-c", code],
                               capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, proc
         assert "WROTE" not in proc.stdout, proc
+        assert "REACHED" in proc.stdout, proc  # the attempts ran to their end in a jail
         with open(copy, "rb") as f:
             assert f.read() == original
     finally:
@@ -253,6 +279,9 @@ def test_host_processes_cannot_be_seen_or_signalled():
                f"[ -e /proc/{sleeper.pid}/cmdline ] && grep -q sleep /proc/{sleeper.pid}/cmdline && echo SEEN; echo end")
         assert "SIGNALLED" not in r.stdout and "SEEN" not in r.stdout, r
         assert sleeper.poll() is None, "the host process was killed from inside the jail"
+        # Both signals were sent and found no such process in the jail's pid namespace.
+        assert r.stdout.count("No such process") == 2, r
+        assert_ran(r, "end")
     finally:
         sleeper.kill()
         sleeper.wait()
@@ -372,6 +401,8 @@ def test_new_session_has_no_controlling_terminal():
             print("no tty", e.errno)
     """)
     assert "leader True" in r.stdout and "TTY" not in r.stdout, r
+    assert "no tty" in r.stdout, r  # the open was tried, and refused
+    assert_ran(r, "no tty")
 
 
 # --- identity, capabilities, environment --------------------------------------------------
@@ -395,8 +426,15 @@ def test_uid_and_gid_inside_are_the_policys():
 
 
 def test_setuid_binaries_do_not_elevate(workdir):
+    su = "/usr/bin/su"
+    if not os.path.exists(su) or not os.stat(su).st_mode & stat.S_ISUID:
+        pytest.skip(f"{su} is not a setuid binary here: nothing to elevate with")
     r = sh("su -c id root 2>&1; echo rc=$?")
     assert "uid=0" not in r.stdout, r
+    # su ran (not "not found", 127) and failed as the jail's uid; the shell went on.
+    rc = re.search(r"^rc=(\d+)$", r.stdout, re.M)
+    assert rc and int(rc.group(1)) not in (0, 126, 127), r
+    assert_ran(r, "rc=")
 
 
 def test_environment_is_cleared():
@@ -496,11 +534,12 @@ def host_listener():
     server.close()
 
 
+# The socket is made inside the try: with network.mode = "none" the filter refuses it already.
 CONNECT = """
 import socket, sys
-s = socket.socket()
-s.settimeout(3)
 try:
+    s = socket.socket()
+    s.settimeout(3)
     s.connect(("127.0.0.1", int(sys.argv[1])))
     print("CONNECTED")
 except OSError as e:
@@ -514,19 +553,31 @@ def test_isolated_network_cannot_reach_host_loopback(host_listener, mode):
     r = run("python3", "-c", CONNECT, str(port), policy="python", options=["--net", mode])
     assert "CONNECTED" not in r.stdout, r
     assert not accepted
+    assert_ran(r, "refused ")  # the connect was tried, and failed
 
 
 def test_network_none_has_no_interface_up():
+    # With network.mode = "none" the filter refuses AF_INET sockets, so an AF_UNIX socket asks
+    # the jail's network namespace for each interface's flags (SIOCGIFFLAGS).
     r = py("""
-        import socket
-        s = socket.socket()
+        import fcntl, socket, struct
         try:
+            s = socket.socket()
             s.bind(("127.0.0.1", 0)); s.listen(); c = socket.create_connection(s.getsockname(), timeout=2)
             print("LOOPBACK WORKS")
         except OSError as e:
             print("down", e)
+        u = socket.socket(socket.AF_UNIX)
+        for line in open("/proc/net/dev").readlines()[2:]:
+            name = line.split(":")[0].strip()
+            flags = struct.unpack("16sH", fcntl.ioctl(u, 0x8913, struct.pack("16sH", name.encode(), 0)))[1]
+            print("interface", name, "up" if flags & 1 else "not-up")
     """)
     assert "LOOPBACK WORKS" not in r.stdout, r
+    assert "down " in r.stdout, r  # the attempt was made, and failed
+    interfaces = [line.split()[1:] for line in r.stdout.splitlines() if line.startswith("interface ")]
+    assert interfaces == [["lo", "not-up"]], r  # only lo, and it is down
+    assert_ran(r, "interface lo")
 
 
 def test_loopback_mode_has_its_own_lo():
@@ -543,6 +594,7 @@ def test_host_network_reaches_host_loopback(host_listener):
     port, accepted = host_listener
     r = run("python3", "-c", CONNECT, str(port), policy="python", options=["--net", "host"])
     assert "CONNECTED" in r.stdout, r
+    assert_ran(r, "CONNECTED")
 
 
 # --- both ways of running ---------------------------------------------------------------
