@@ -317,14 +317,21 @@ def test_nothing_left_after_setup_error(host):
     assert our_dirs(host, pid) == []
 
 
+def jailed_sleep_runs(marker):
+    """Whether `/bin/sleep MARKER` runs (the jail's command, not agentjail's own argv naming it)."""
+    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    return any(line.startswith(f"/bin/sleep {marker}") for line in out.splitlines())
+
+
 def test_nothing_left_after_sigterm(host):
-    proc = subprocess.Popen([AGENTJAIL, "run", "--policy", "shell", "--", "/bin/sleep", "60"],
+    marker = f"60.{os.getpid()}"  # a sleep of its own, told apart from other runs'
+    proc = subprocess.Popen([AGENTJAIL, "run", "--policy", "shell", "--", "/bin/sleep", marker],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         if host["policy"]["cgroup"] != "none":
             wait_for(lambda: our_dirs(host, proc.pid), "the jail's cgroup to appear")
-        else:
-            time.sleep(0.5)
+        # The SIGTERM reaches a run whose command is going: not one that failed to start.
+        wait_for(lambda: jailed_sleep_runs(marker), "the jailed sleep to start")
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
     finally:
@@ -332,6 +339,8 @@ def test_nothing_left_after_sigterm(host):
             proc.kill()
             proc.wait()
     assert our_dirs(host, proc.pid) == []
+    assert proc.returncode == 128 + signal.SIGTERM, proc.stderr.read()
+    assert not jailed_sleep_runs(marker)
 
 
 def test_sigkilled_run_leaves_a_directory_that_the_next_run_removes(host):

@@ -184,6 +184,8 @@ def check_policy_text(text, name):
             f.write(text)
         proc = subprocess.run([AGENTJAIL, "check", "-p", path], capture_output=True, text=True)
         assert proc.returncode == 0, f"{name}:\n{text}\n{proc.stderr}"
+        # check printed the policy it read, the base it extends merged in.
+        assert proc.stdout.startswith("version = 1\n") and "[limits]" in proc.stdout, proc.stdout[:2000]
     finally:
         shutil.rmtree(directory)
 

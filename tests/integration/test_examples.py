@@ -75,8 +75,9 @@ def test_run_code_refuses_escaping_file_names():
 
 def test_run_code_leaves_no_workspace_behind():
     before = set(os.listdir(tempfile.gettempdir()))
-    tool.run_code("print(1)")
+    report = tool.run_code("print(1)")
     after = set(os.listdir(tempfile.gettempdir()))
+    assert report["status"] == "ok" and report["stdout"] == "1\n", report  # a workspace was made and used
     assert not [name for name in after - before if name.startswith("agentjail-tool-")]
 
 

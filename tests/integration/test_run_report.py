@@ -162,6 +162,7 @@ def test_bad_flag_is_one_line_and_125():
     proc = subprocess.run([AGENTJAIL, "run", "--memroy", "1G", "--", "true"], capture_output=True, text=True)
     assert proc.returncode == 125
     assert proc.stderr.startswith("agentjail: ") and proc.stderr.count("\n") == 1, proc.stderr
+    assert "--memroy" in proc.stderr, proc.stderr  # the line is about the mistake
 
 
 def test_missing_separator_is_an_error():

@@ -172,6 +172,7 @@ def test_no_setuid_file_on_a_rw_bind(workdir, user):
     assert r.code != 0, r
     assert "Operation not permitted" in r.stderr, r
     assert os.path.exists(host_file), r
+    assert r.report["status"] == "exit" and r.report["exit_code"] == 1, r.report  # chmod's own failure
     assert not os.stat(host_file).st_mode & (stat.S_ISUID | stat.S_ISGID), oct(os.stat(host_file).st_mode)
     r = run("/bin/sh", "-c", "chmod g+s /w/t; install -m 6755 /bin/true /w/i; chmod 755 /w/t && echo chmodded",
             options=["--rw", f"{workdir}:/w"], user=user)
@@ -336,6 +337,7 @@ def test_a_flood_of_refused_calls_is_answered_at_a_bounded_rate():
     assert any(w.startswith("seccomp.notify: refused calls came faster") for w in r.report["warnings"]), r.report
     r = run("python3", "-c", code.replace("3000", "100"), policy="python")
     assert not any(w.startswith("seccomp.notify:") for w in r.report["warnings"]), r.report
+    assert "looped" in r.stdout and r.report["status"] == "ok", r  # the 100 refusals were made
 
 
 @pytest.mark.parametrize("notify", [True, False])
@@ -350,6 +352,7 @@ def test_kill_action_ends_the_jail_with_status_seccomp(policy_dir, notify):
     r = run_probe("sc_unshare", policy=path)
     assert "ALLOWED" not in r.stdout and "BLOCKED" not in r.stdout, r
     assert r.report["status"] == "seccomp", r.report
+    assert r.code == 128 + 31 and r.report["signal"] == "SIGSYS", r  # killed by the call itself
     if notify and notify_works(r.report):
         assert [v["syscall"] for v in r.report["violations"]] == ["unshare"], r.report
         assert r.report["violations"][0]["action"] == "kill"
@@ -410,6 +413,7 @@ def test_bad_policy_is_one_line_and_125(policy_dir):
     assert r.returncode == 125, r
     assert r.stderr.startswith("agentjail: "), r.stderr
     assert r.stdout == ""
+    assert "@defualt" in r.stderr, r.stderr  # the line is about the mistake
 
 
 def test_bpf_is_not_written_to_a_terminal():
