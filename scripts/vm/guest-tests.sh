@@ -12,10 +12,23 @@ echo "== as root"
 pytest tests/integration/test_cgroup.py tests/integration/test_doctor.py
 root=$?
 echo "== as uid 65534"
-setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
-  env HOME=/tmp /usr/bin/python3 -m pytest -q -rs --color=no -p no:cacheprovider \
-  tests/integration/test_cgroup.py tests/integration/test_doctor.py
+# The repository may be where only root can enter (a clone in a mktemp -d, or under /root, seen
+# here over 9p with its modes): the ordinary user runs copies of the tests, of agentjail and of
+# the probes, staged in a directory of the guest's /tmp that everyone can read.
+stage=$(mktemp -d /tmp/agentjail-user.XXXXXX)
+mkdir "$stage/tests" "$stage/probe"
+cp -R tests/integration "$stage/tests/"
+cp "$AGENTJAIL" "$stage/agentjail"
+if [ -d "$AGENTJAIL_PROBES" ]; then cp -R "$AGENTJAIL_PROBES"/. "$stage/probe/"; fi
+rm -rf "$stage/tests/integration/__pycache__"
+chmod -R a+rX "$stage"
+chmod 755 "$stage" "$stage/agentjail"
+(cd /tmp && setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all \
+  env HOME=/tmp AGENTJAIL="$stage/agentjail" AGENTJAIL_PROBES="$stage/probe" AGENTJAIL_SOURCE_DIR="$stage" \
+  /usr/bin/python3 -m pytest -q -rs --color=no -p no:cacheprovider \
+  "$stage/tests/integration/test_cgroup.py" "$stage/tests/integration/test_doctor.py")
 user=$?
+rm -rf "$stage"
 echo "== smoke: run report"
 # Emulated CPUs are ~10x slower: the 1 GiB output flood meets the default 10 s cpu_time there.
 pytest tests/integration/test_run_report.py -k "not gibibyte"

@@ -2,7 +2,12 @@
 
 Environment (set by ctest): AGENTJAIL (the binary), AGENTJAIL_PROBES (directory of the
 static probe programs from tests/probe), AGENTJAIL_SOURCE_DIR (the repository).
+
+Runs as root or as an ordinary user. As root, the tests that run agentjail as another user
+(setpriv) use copies of the binary and the probes staged in a directory every user can reach
+(staged()): the repository may be cloned where only root can enter (a mktemp -d, /root/...).
 """
+import atexit
 import json
 import os
 import shutil
@@ -23,9 +28,50 @@ def is_root():
 
 
 def as_user_prefix(uid=NOBODY, gid=NOBODY):
-    """argv prefix that runs the rest as an ordinary user with no capabilities."""
+    """argv prefix that runs the rest as an ordinary user with no capabilities: nothing when
+    the tests already run as that user; the test skips when they run as another ordinary user."""
+    if os.geteuid() == uid and os.getegid() == gid and not is_root():
+        return []
+    if not is_root():
+        pytest.skip(f"needs root to run as uid {uid} (the tests run as uid {os.geteuid()})")
     return ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--inh-caps=-all",
             "--bounding-set=-all"]
+
+
+_staged = None
+
+
+def staged():
+    """A directory under /tmp that every user can enter (0755), holding copies of agentjail and
+    of the probes (0755): made on first use, once per session, removed at exit. The build may
+    be in a clone only root can enter; a run as another user must still reach the binary it
+    executes and the probes it binds into the jail."""
+    global _staged
+    if _staged is None:
+        path = tempfile.mkdtemp(prefix="aj-stage-", dir="/tmp")
+        atexit.register(shutil.rmtree, path, True)
+        os.chmod(path, 0o755)
+        shutil.copyfile(AGENTJAIL, os.path.join(path, "agentjail"))
+        os.chmod(os.path.join(path, "agentjail"), 0o755)
+        os.mkdir(os.path.join(path, "probe"), 0o755)
+        if os.path.isdir(PROBES):
+            for name in os.listdir(PROBES):
+                source = os.path.join(PROBES, name)
+                if os.path.isfile(source) and os.access(source, os.X_OK):
+                    shutil.copyfile(source, os.path.join(path, "probe", name))
+                    os.chmod(os.path.join(path, "probe", name), 0o755)
+        _staged = path
+    return _staged
+
+
+def as_other_user(user):
+    """Whether running as `user` means another user than the tests' own (setpriv from root)."""
+    return user is not None and user != os.geteuid()
+
+
+def agentjail_for(user=None):
+    """The agentjail binary to run as `user` (None: the tests' own user)."""
+    return os.path.join(staged(), "agentjail") if as_other_user(user) and is_root() else AGENTJAIL
 
 
 class Result:
@@ -47,7 +93,7 @@ def run(*args, policy=None, json_mode=False, options=(), user=None, timeout=120,
     json_mode: use --json (capture); otherwise pass-through with --report to a temp file.
     user: None (the test's own user) or a uid to run agentjail as via setpriv.
     """
-    argv = [AGENTJAIL, "run"]
+    argv = [agentjail_for(user), "run"]
     if policy:
         argv += ["--policy", policy]
     argv += list(options)
@@ -88,18 +134,21 @@ def assert_ran(r, marker, code=0, status="ok"):
     assert r.report is not None and r.report["status"] == status, (r.report, r)
 
 
-def probe(name):
+def probe(name, user=None):
+    """The probe's path on the host, for a run as `user` (None: the tests' own user)."""
     path = os.path.join(PROBES, name)
     if not os.path.exists(path):
         pytest.fail(f"probe {name} was not built at {path} (build target 'probes')")
+    if as_other_user(user) and is_root():
+        return os.path.join(staged(), "probe", name)
     return path
 
 
-def probe_options(*names):
+def probe_options(*names, user=None):
     """--ro options that bind each named probe at /probe/NAME inside the jail."""
     opts = []
     for name in names:
-        opts += ["--ro", f"{probe(name)}:/probe/{name}"]
+        opts += ["--ro", f"{probe(name, user)}:/probe/{name}"]
     return opts
 
 

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import AGENTJAIL, as_user_prefix, is_root, measures_own_memory, requires_userns, run
+from conftest import AGENTJAIL, agentjail_for, as_user_prefix, is_root, measures_own_memory, requires_userns, run
 
 pytestmark = requires_userns
 
@@ -38,7 +38,7 @@ def kernel_version():
 
 
 def doctor(policy=None, user=None):
-    argv = [AGENTJAIL, "doctor", "--json"] + (["-p", policy] if policy else [])
+    argv = [agentjail_for(user), "doctor", "--json"] + (["-p", policy] if policy else [])
     if user is not None:
         argv = as_user_prefix(user, user) + argv
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
@@ -211,7 +211,7 @@ def scope(host):
 
 
 def run_in(scope_path, *args, options=(), policy="python", user=None):
-    argv = [AGENTJAIL, "run", "--json", "--policy", policy, *options, "--", *args]
+    argv = [agentjail_for(user), "run", "--json", "--policy", policy, *options, "--", *args]
     if user is not None:
         argv = as_user_prefix(user, user) + argv
     proc = subprocess.run(argv, preexec_fn=enter_cgroup(scope_path), capture_output=True, text=True, timeout=120)

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import AGENTJAIL, as_user_prefix, is_root, run, userns_works
+from conftest import AGENTJAIL, agentjail_for, as_user_prefix, is_root, run, userns_works
 
 LIMITS = {"wall_time", "cpu_time", "memory", "pids", "cpus", "file_size", "open_files", "stack", "core_size",
           "output"}
@@ -21,7 +21,7 @@ cpu_time = "unlimited"
 
 
 def doctor(*args, user=None):
-    argv = [AGENTJAIL, "doctor", *args]
+    argv = [agentjail_for(user), "doctor", *args]
     if user is not None:
         argv = as_user_prefix(user, user) + argv
     return subprocess.run(argv, capture_output=True, text=True, timeout=60)

@@ -12,7 +12,7 @@ import tempfile
 
 import pytest
 
-from conftest import AGENTJAIL, NOBODY, SOURCE_DIR, as_user_prefix, is_root, requires_root, requires_userns
+from conftest import AGENTJAIL, NOBODY, SOURCE_DIR, agentjail_for, as_user_prefix, is_root, requires_root, requires_userns
 
 EXAMPLES = os.path.join(SOURCE_DIR, "examples")
 pytestmark = requires_userns
@@ -135,9 +135,10 @@ def test_ci_examples_build_the_sample_project():
     project = tempfile.mkdtemp(prefix="aj-ci-")
     try:
         shutil.copytree(os.path.join(EXAMPLES, "ci", "sample"), project, dirs_exist_ok=True)
-        env = {"PATH": os.path.dirname(os.path.abspath(AGENTJAIL)) + ":/usr/bin:/bin", "LANG": "C.UTF-8"}
         argv = ["sh", "-c", command]
-        if is_root():
+        user = NOBODY if is_root() else None
+        env = {"PATH": os.path.dirname(os.path.abspath(agentjail_for(user))) + ":/usr/bin:/bin", "LANG": "C.UTF-8"}
+        if user is not None:
             # As on a CI runner: an ordinary user who owns the checkout runs agentjail.
             for root, dirs, files in os.walk(project):
                 for name in [root] + [os.path.join(root, n) for n in dirs + files]:

@@ -89,7 +89,8 @@ def notify_works(report):
 
 
 def run_probe(name, *args, policy="default", options=(), user=None):
-    return run(f"/probe/{name}", *args, policy=policy, options=list(options) + probe_options(name), user=user)
+    return run(f"/probe/{name}", *args, policy=policy, options=list(options) + probe_options(name, user=user),
+               user=user)
 
 
 def check_blocked(r, name, expected, check_violation=True):
