@@ -36,13 +36,15 @@ EXPECTED = [
 def prefix():
     if not os.path.exists(os.path.join(BUILD_DIR, "CMakeCache.txt")):
         pytest.fail(f"{BUILD_DIR} is not a CMake build directory (AGENTJAIL={AGENTJAIL})")
-    path = tempfile.mkdtemp(prefix="aj-prefix-")
     # The man pages are part of `all`; build them in case only the binary was built.
     subprocess.run(["cmake", "--build", BUILD_DIR, "--target", "man"], check=True, capture_output=True)
-    proc = subprocess.run(["cmake", "--install", BUILD_DIR, "--prefix", path], capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stderr
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    path = tempfile.mkdtemp(prefix="aj-prefix-")
+    try:
+        proc = subprocess.run(["cmake", "--install", BUILD_DIR, "--prefix", path], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        yield path
+    finally:  # also when the install failed: pytest retries a failed fixture for every test
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def installed_files(root):
