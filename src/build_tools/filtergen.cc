@@ -14,7 +14,7 @@
 #include "policy/diagnostic.h"
 #include "policy/load.h"
 #include "seccomp/filter.h"
-#include "seccomp/spec.h"
+#include "plan/build.h"
 
 using namespace aj;
 
@@ -26,7 +26,7 @@ constexpr policy::NetworkMode kNetworkModes[] = {policy::NetworkMode::none, poli
 struct Entry {
   std::string digest;
   std::string policies;  // every built-in whose spec this is, e.g. "default, python"
-  seccomp::FilterSpec spec;
+  plan::SeccompSpec spec;
   seccomp::Filter filter;
 };
 
@@ -70,7 +70,7 @@ int main(int argc, char** argv) {
       for (bool notify_supported : {false, true}) {
         policy::Policy variant = loaded->policy;
         variant.network.mode = mode;
-        seccomp::FilterSpec spec = seccomp::spec_for(variant, notify_supported);
+        plan::SeccompSpec spec = plan::seccomp_spec(variant, notify_supported);
         // Policies share their [seccomp] table, and one without notify gives the same spec
         // whatever the host supports: each spec once.
         std::string digest = seccomp::spec_digest(spec);

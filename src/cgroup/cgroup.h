@@ -18,28 +18,13 @@
 
 #include "base/error.h"
 #include "host/host.h"
-#include "policy/model.h"
+#include "limits/limits.h"
+#include "plan/plan.h"
 #include "sys/fd.h"
 
 namespace aj::cgroup {
 
-enum class Kind { none, v1, v2 };
-const char* to_string(Kind kind);  // "none" | "v1" | "v2", as the report's enforcement.cgroup
-
-// How each limit of the policy is enforced on this host; pure, for the planner and doctor.
-struct Enforcement {
-  Kind kind = Kind::none;
-  bool memory = false, pids = false, cpus = false, cpu_time = false;  // by the cgroup
-  bool memory_swap = false;     // memory: swap is limited to 0 too (memory.swap.max / memsw)
-  bool rlimit_as = false;       // memory falls back to RLIMIT_AS (per process, address space)
-  bool rlimit_nproc = false;    // pids fall back to RLIMIT_NPROC (per user namespace on >= 5.14)
-  // v2: the controllers create() enables for the jail; v1: the hierarchies it creates the jail in.
-  // Controllers are used for accounting (memory.peak, pids.peak) even without a limit.
-  std::vector<std::string> controllers;
-  std::vector<std::string> warnings;  // one line per limit that is weaker than the policy asks
-  std::vector<std::string> notes;     // what the report measures less well here (not limits)
-};
-Enforcement decide(const policy::Limits& limits, const host::Host& host);
+using plan::CgroupKind;
 
 struct Usage {
   std::optional<double> user_ms, system_ms;  // whole jail
@@ -52,13 +37,13 @@ struct Usage {
 class JailCgroup {
  public:
   // Creates the cgroup(s) for run `id` and writes the limits `enforcement` says it enforces.
-  static Result<JailCgroup> create(const std::string& id, const policy::Limits& limits, const Enforcement& enforcement,
+  static Result<JailCgroup> create(const std::string& id, const Limits& limits, const plan::CgroupPlan& enforcement,
                                    const host::Host& host);
   JailCgroup(JailCgroup&&) noexcept;
   JailCgroup& operator=(JailCgroup&&) noexcept;
   ~JailCgroup();  // kill_all(), then remove every jail directory created (retrying while busy)
 
-  Kind kind() const;
+  CgroupKind kind() const;
   // v2 directory fd for clone3(CLONE_INTO_CGROUP); -1 when the child must be attached by pid.
   int clone_fd() const;
   // Moves `pid` (a process we started, not yet running jailed code) into every cgroup.

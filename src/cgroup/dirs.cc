@@ -1,6 +1,7 @@
 // File-level operations on the jail's cgroup directories: create, write, read, kill, remove.
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -8,9 +9,9 @@
 #include <algorithm>
 #include <fmt/format.h>
 
-#include "cgroup/files.h"
+#include "cgroup/parse.h"
 #include "cgroup/layout.h"
-#include "sys/file.h"
+#include "sys/files.h"
 #include "sys/process.h"
 
 namespace aj::cgroup::detail {
@@ -33,7 +34,7 @@ class Backoff {
 
 }  // namespace
 
-bool try_lock(int fd) { return ::syscall(SYS_flock, fd, LOCK_EX | LOCK_NB) == 0; }
+bool try_lock(int fd) { return ::flock(fd, LOCK_EX | LOCK_NB) == 0; }
 
 Result<Dir> make_dir(const std::string& parent, const std::string& name) {
   Dir dir;

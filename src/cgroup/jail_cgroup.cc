@@ -8,7 +8,7 @@
 
 #include "base/log.h"
 #include "cgroup/cgroup.h"
-#include "cgroup/files.h"
+#include "cgroup/parse.h"
 #include "cgroup/layout.h"
 
 namespace aj::cgroup {
@@ -49,20 +49,20 @@ JailCgroup& JailCgroup::operator=(JailCgroup&& other) noexcept {
 }
 JailCgroup::~JailCgroup() { teardown(); }
 
-Result<JailCgroup> JailCgroup::create(const std::string& id, const policy::Limits& limits,
-                                      const Enforcement& enforcement, const host::Host& host) {
+Result<JailCgroup> JailCgroup::create(const std::string& id, const Limits& limits,
+                                      const plan::CgroupPlan& enforcement, const host::Host& host) {
   JailCgroup cgroup;  // from here on, whatever was created is removed on every return path
   const std::string name = jail_name(::getpid(), random_part(id));
   switch (enforcement.kind) {
-    case Kind::v2:
+    case CgroupKind::v2:
       if (auto ok = detail::create_v2(*cgroup.state_, name, limits, enforcement, host); !ok)
         return std::unexpected(ok.error().context("cgroup v2"));
       break;
-    case Kind::v1:
+    case CgroupKind::v1:
       if (auto ok = detail::create_v1(*cgroup.state_, name, limits, enforcement, host); !ok)
         return std::unexpected(ok.error().context("cgroup v1"));
       break;
-    case Kind::none: return fail(EINVAL, "no cgroup hierarchy is usable here");
+    case CgroupKind::none: return fail(EINVAL, "no cgroup hierarchy is usable here");
   }
   for (const auto& path : cgroup.paths()) spdlog::debug("cgroup {}", path);
   return cgroup;
@@ -82,10 +82,10 @@ void JailCgroup::teardown() noexcept {
   state_.reset();
 }
 
-Kind JailCgroup::kind() const { return state_ ? state_->kind : Kind::none; }
+CgroupKind JailCgroup::kind() const { return state_ ? state_->kind : CgroupKind::none; }
 
 int JailCgroup::clone_fd() const {
-  if (!state_ || state_->kind != Kind::v2 || !state_->clone_into || state_->dirs.empty()) return -1;
+  if (!state_ || state_->kind != CgroupKind::v2 || !state_->clone_into || state_->dirs.empty()) return -1;
   return state_->dirs[0].fd.get();
 }
 
@@ -98,7 +98,7 @@ Status JailCgroup::attach(pid_t pid) {
 
 Result<std::vector<sys::UniqueFd>> JailCgroup::open_join_fds() const {
   std::vector<sys::UniqueFd> fds;
-  if (!state_ || state_->kind != Kind::v1) return fds;
+  if (!state_ || state_->kind != CgroupKind::v1) return fds;
   for (const auto& dir : state_->dirs) {
     int fd = ::openat(dir.fd.get(), "tasks", O_WRONLY | O_CLOEXEC);
     if (fd < 0) return fail_errno("open " + dir.path + "/tasks");
@@ -109,17 +109,17 @@ Result<std::vector<sys::UniqueFd>> JailCgroup::open_join_fds() const {
 
 std::optional<double> JailCgroup::cpu_ms() const {
   if (!state_ || state_->dirs.empty()) return std::nullopt;
-  return state_->kind == Kind::v2 ? detail::cpu_ms_v2(*state_) : detail::cpu_ms_v1(*state_);
+  return state_->kind == CgroupKind::v2 ? detail::cpu_ms_v2(*state_) : detail::cpu_ms_v1(*state_);
 }
 
 Usage JailCgroup::usage() const {
   if (!state_ || state_->dirs.empty()) return {};
-  return state_->kind == Kind::v2 ? detail::usage_v2(*state_) : detail::usage_v1(*state_);
+  return state_->kind == CgroupKind::v2 ? detail::usage_v2(*state_) : detail::usage_v1(*state_);
 }
 
 Status JailCgroup::kill_all() {
   if (!state_ || state_->dirs.empty()) return {};
-  if (state_->kind == Kind::v2 && state_->has_kill) {
+  if (state_->kind == CgroupKind::v2 && state_->has_kill) {
     // Atomic against forks racing the kill, unlike any loop over cgroup.procs.
     if (auto ok = detail::write_knob(state_->dirs[0], "cgroup.kill", "1"); !ok) return ok;
     return detail::wait_empty(state_->dirs[0]);

@@ -22,7 +22,7 @@ struct Dir {
 };
 
 struct Layout {
-  Kind kind = Kind::none;
+  CgroupKind kind = CgroupKind::none;
   std::vector<Dir> dirs;  // v2: exactly one; v1: one per distinct hierarchy
   int memory = -1, pids = -1, cpu = -1, cpuacct = -1;  // index into dirs of each controller's directory
   bool clone_into = false;  // v2 and CLONE_INTO_CGROUP available
@@ -34,8 +34,7 @@ struct Layout {
   std::vector<std::string> enabled_by_us;
 };
 
-// flock(fd, LOCK_EX | LOCK_NB): true when we now hold the lock. (The project's sys/file.h
-// shadows the system header that declares flock(), hence the raw syscall.)
+// flock(fd, LOCK_EX | LOCK_NB): true when we now hold the lock.
 bool try_lock(int fd);
 // mkdir `parent`/`name` (0755), open it and take its lock. EEXIST is an error: names are unique.
 Result<Dir> make_dir(const std::string& parent, const std::string& name);
@@ -54,9 +53,9 @@ Status remove_dir(const std::string& path);
 
 // Creates the jail's cgroup(s) into `layout` (directories are recorded as soon as they exist,
 // so the owner removes them on any later failure).
-Status create_v2(Layout& layout, const std::string& name, const policy::Limits& limits, const Enforcement& enforcement,
+Status create_v2(Layout& layout, const std::string& name, const Limits& limits, const plan::CgroupPlan& enforcement,
                  const host::Host& host);
-Status create_v1(Layout& layout, const std::string& name, const policy::Limits& limits, const Enforcement& enforcement,
+Status create_v1(Layout& layout, const std::string& name, const Limits& limits, const plan::CgroupPlan& enforcement,
                  const host::Host& host);
 
 // After the jail's directory is gone: disables what create_v2 enabled in our own cgroup, moves

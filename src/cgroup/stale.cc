@@ -8,7 +8,7 @@
 
 #include "base/log.h"
 #include "cgroup/cgroup.h"
-#include "cgroup/files.h"
+#include "cgroup/parse.h"
 #include "cgroup/layout.h"
 #include "sys/fd.h"
 

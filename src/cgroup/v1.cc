@@ -3,7 +3,7 @@
 
 #include <fmt/format.h>
 
-#include "cgroup/files.h"
+#include "cgroup/parse.h"
 #include "cgroup/layout.h"
 
 namespace aj::cgroup::detail {
@@ -34,9 +34,9 @@ std::optional<uint64_t> number_knob(const Dir& dir, const char* file) {
 
 }  // namespace
 
-Status create_v1(Layout& layout, const std::string& name, const policy::Limits& limits, const Enforcement& enforcement,
+Status create_v1(Layout& layout, const std::string& name, const Limits& limits, const plan::CgroupPlan& enforcement,
                  const host::Host& host) {
-  layout.kind = Kind::v1;
+  layout.kind = CgroupKind::v1;
   for (const auto& controller : enforcement.controllers) {
     auto index = dir_for(layout, name, controller, host);
     if (!index) return std::unexpected(index.error());
@@ -57,7 +57,7 @@ Status create_v1(Layout& layout, const std::string& name, const policy::Limits& 
     if (auto ok = write_knob(layout.dirs[layout.pids], "pids.max", std::to_string(*limits.pids)); !ok) return ok;
   if (enforcement.cpus) {
     const Dir& dir = layout.dirs[layout.cpu];
-    CpuQuota quota = cpu_quota(*limits.cpus);
+    const plan::CpuQuota& quota = enforcement.cpu_quota;
     if (auto ok = write_knob(dir, "cpu.cfs_period_us", std::to_string(quota.period_us)); !ok) return ok;
     if (auto ok = write_knob(dir, "cpu.cfs_quota_us", std::to_string(quota.quota_us)); !ok) return ok;
   }

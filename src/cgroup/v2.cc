@@ -6,10 +6,10 @@
 #include <fmt/format.h>
 
 #include "base/strings.h"
-#include "cgroup/files.h"
+#include "cgroup/parse.h"
 #include "cgroup/layout.h"
 #include "host/procfs.h"
-#include "sys/file.h"
+#include "sys/files.h"
 
 namespace aj::cgroup::detail {
 namespace {
@@ -40,9 +40,9 @@ Status move_self_to_leaf(Layout& layout, const std::string& base, const std::str
 
 }  // namespace
 
-Status create_v2(Layout& layout, const std::string& name, const policy::Limits& limits, const Enforcement& enforcement,
+Status create_v2(Layout& layout, const std::string& name, const Limits& limits, const plan::CgroupPlan& enforcement,
                  const host::Host& host) {
-  layout.kind = Kind::v2;
+  layout.kind = CgroupKind::v2;
   const std::string base = host.cgroup_v2.self_dir();
   auto enabled_text = sys::read_file(base + "/cgroup.subtree_control");
   if (!enabled_text) return std::unexpected(enabled_text.error());
@@ -80,7 +80,7 @@ Status create_v2(Layout& layout, const std::string& name, const policy::Limits& 
   if (enforcement.pids)
     if (auto ok = write_knob(jail, "pids.max", std::to_string(*limits.pids)); !ok) return ok;
   if (enforcement.cpus)
-    if (auto ok = write_knob(jail, "cpu.max", cpu_max(*limits.cpus)); !ok) return ok;
+    if (auto ok = write_knob(jail, "cpu.max", cpu_max(enforcement.cpu_quota)); !ok) return ok;
   return {};
 }
 

@@ -15,7 +15,7 @@ Runner add_check(CLI::App& root);
 Runner add_policies(CLI::App& root);
 Runner add_run(CLI::App& root, std::vector<std::string>& command);  // command: the words after "--"
 // `run` refused before anything started (its command line did not parse): the one `agentjail:`
-// line on stderr and, with --json, the setup_error report SPEC §4 promises; returns 125.
+// line on stderr and, with --json, the setup_error report agentjail(1) promises; returns 125.
 int reject_run(const std::string& message, bool json, std::vector<std::string> command);
 Runner add_doctor(CLI::App& root);
 Runner add_seccomp(CLI::App& root);

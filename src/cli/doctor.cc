@@ -35,7 +35,7 @@
 #include "cgroup/cgroup.h"
 #include "cli/commands.h"
 #include "host/host.h"
-#include "plan/plan.h"
+#include "plan/build.h"
 #include "policy/load.h"
 #include "policy/units.h"
 #include "report/exit_codes.h"
@@ -63,8 +63,8 @@ template <class T>
 json value_or_null(const std::optional<T>& value) { return value ? json(*value) : json(nullptr); }
 
 // How `run` would enforce each limit here: the same decision the planner makes.
-std::vector<LimitRow> limit_rows(const policy::Limits& limits, const cgroup::Enforcement& e, const host::Host& host) {
-  const std::string cg = std::string("cgroup ") + cgroup::to_string(e.kind);
+std::vector<LimitRow> limit_rows(const policy::Limits& limits, const plan::CgroupPlan& e, const host::Host& host) {
+  const std::string cg = std::string("cgroup ") + plan::to_string(e.kind);
   std::vector<LimitRow> rows;
   auto row = [&](std::string name, json value, std::string shown, std::string how, bool full) {
     if (value.is_null()) how = "unlimited", full = true;
@@ -73,12 +73,12 @@ std::vector<LimitRow> limit_rows(const policy::Limits& limits, const cgroup::Enf
   row("wall_time", value_or_null(limits.wall_time_ms), ms_text(limits.wall_time_ms),
       "supervisor timer, SIGKILL of the whole jail", true);
   row("cpu_time", value_or_null(limits.cpu_time_ms), ms_text(limits.cpu_time_ms),
-      e.cpu_time ? cg + (e.kind == cgroup::Kind::v2 ? " cpu.stat" : " cpuacct.usage") +
+      e.cpu_time ? cg + (e.kind == plan::CgroupKind::v2 ? " cpu.stat" : " cpuacct.usage") +
                        " of the whole jail, polled by the supervisor (RLIMIT_CPU per process as a backstop)"
                  : "RLIMIT_CPU per process only",
       e.cpu_time);
   std::string memory_how;
-  if (e.memory && e.kind == cgroup::Kind::v2)
+  if (e.memory && e.kind == plan::CgroupKind::v2)
     memory_how = cg + " memory.max" + (e.memory_swap ? ", memory.swap.max = 0" : ", swap not limited");
   else if (e.memory)
     memory_how = cg + " memory.limit_in_bytes" + (e.memory_swap ? " = memory.memsw.limit_in_bytes (no swap)" : ", swap not limited");
@@ -89,7 +89,7 @@ std::vector<LimitRow> limit_rows(const policy::Limits& limits, const cgroup::Enf
   row("pids", value_or_null(limits.pids), limits.pids ? std::to_string(*limits.pids) : "unlimited",
       e.pids ? cg + " pids.max" : "RLIMIT_NPROC of the jail's user", e.pids);
   row("cpus", value_or_null(limits.cpus), limits.cpus ? fmt::format("{:g}", *limits.cpus) : "unlimited",
-      e.cpus ? cg + (e.kind == cgroup::Kind::v2 ? " cpu.max" : " cpu.cfs_quota_us") : "not enforced", e.cpus);
+      e.cpus ? cg + (e.kind == plan::CgroupKind::v2 ? " cpu.max" : " cpu.cfs_quota_us") : "not enforced", e.cpus);
   row("file_size", value_or_null(limits.file_size_bytes), size_text(limits.file_size_bytes), "RLIMIT_FSIZE", true);
   row("open_files", value_or_null(limits.open_files),
       limits.open_files ? std::to_string(*limits.open_files) : "unlimited", "RLIMIT_NOFILE", true);
@@ -124,7 +124,7 @@ Findings examine(policy::Loaded loaded) {
   auto plan = plan::build(f.policy.policy, f.host, {"doctor"}, {});
   if (plan) f.plan = std::move(*plan);
   else f.plan_error = plan.error().what();
-  const cgroup::Enforcement enforcement = cgroup::decide(f.policy.policy.limits, f.host);
+  const plan::CgroupPlan enforcement = plan::decide_cgroup(f.policy.policy.limits, f.host);
   f.limits = limit_rows(f.policy.policy.limits, enforcement, f.host);
 
   if (!f.userns_error.empty())
@@ -149,7 +149,7 @@ json to_json(const Findings& f) {
   const auto& v2 = h.cgroup_v2;
   json limits = json::object();
   for (const auto& row : f.limits) limits[row.name] = {{"value", row.value}, {"enforced_by", row.how}, {"full", row.full}};
-  const cgroup::Enforcement e = cgroup::decide(f.policy.policy.limits, h);
+  const plan::CgroupPlan e = plan::decide_cgroup(f.policy.policy.limits, h);
   return {
       {"schema", 1},
       {"agentjail", AGENTJAIL_VERSION},
@@ -174,7 +174,7 @@ json to_json(const Findings& f) {
       {"policy",
        {{"name", f.policy.policy.name},
         {"source", f.policy.source},
-        {"cgroup", cgroup::to_string(e.kind)},
+        {"cgroup", plan::to_string(e.kind)},
         {"limits", limits},
         {"warnings", f.plan ? f.plan->warnings : e.warnings},
         {"notes", e.notes}}},
@@ -232,9 +232,9 @@ void print_table(const Findings& f) {
   line("landlock", h.landlock_abi ? "ABI " + std::to_string(h.landlock_abi) : "no", "not used by agentjail yet");
   line("stale cgroups", std::to_string(f.stale_removed), "removed (left by SIGKILLed runs)");
 
-  const cgroup::Enforcement e = cgroup::decide(f.policy.policy.limits, h);
+  const plan::CgroupPlan e = plan::decide_cgroup(f.policy.policy.limits, h);
   std::printf("\npolicy %s (%s), cgroup %s:\n", f.policy.policy.name.c_str(), f.policy.source.c_str(),
-              cgroup::to_string(e.kind));
+              plan::to_string(e.kind));
   for (const auto& row : f.limits) {
     if (row.value.is_null())
       std::printf("  %-11s %s\n", row.name.c_str(), row.shown.c_str());

@@ -1,4 +1,5 @@
-// `agentjail run`: the pipeline, one call per stage (see STYLE.md).
+// `agentjail run`: the pipeline, one call per stage — load the policy, probe the host, plan,
+// compile the filter, create the cgroup, spawn, supervise, report (docs/architecture.md).
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
@@ -13,13 +14,14 @@
 #include "cli/commands.h"
 #include "host/host.h"
 #include "jail/spawn.h"
-#include "plan/plan.h"
+#include "plan/build.h"
 #include "policy/emit.h"
 #include "policy/load.h"
 #include "policy/overrides.h"
 #include "report/audit.h"
 #include "report/emit.h"
 #include "report/exit_codes.h"
+#include "report/record.h"
 #include "report/report.h"
 #include "seccomp/precompiled.h"
 #include "supervise/supervisor.h"
@@ -104,7 +106,7 @@ class Run {
 
   // The command line could not be used: nothing was started, the report says why.
   int reject(const std::string& message) {
-    report_.status = report::Status::setup_error;
+    report_.status = report::RunStatus::setup_error;
     report_.error = message;
     log::error_line(message);
     return finish();
@@ -113,7 +115,7 @@ class Run {
   int execute() {
     started_ms_ = sys::monotonic_ms();
     if (auto ok = stages(); !ok) {
-      report_.status = report::Status::setup_error;
+      report_.status = report::RunStatus::setup_error;
       report_.error = ok.error().what();
       log::error_line(*report_.error);
     }
@@ -144,11 +146,7 @@ class Run {
     }
     const policy::Policy& policy = loaded->policy;
     report_.policy_sha256 = policy::sha256_hex(policy);
-    report_.limit_wall_time_ms = policy.limits.wall_time_ms;
-    report_.limit_cpu_time_ms = policy.limits.cpu_time_ms;
-    report_.limit_memory_bytes = policy.limits.memory_bytes;
-    report_.limit_pids = policy.limits.pids;
-    seccomp_action_ = policy.seccomp.default_action;
+    report::record_limits(report_, policy.limits);
     if (policy.audit_log) policy_audit_log_ = *policy.audit_log;
     clock.done("load-policy");
 
@@ -165,7 +163,7 @@ class Run {
     clock.done("seccomp-filter");
 
     std::optional<cgroup::JailCgroup> cgroup;
-    if (plan->cgroup.kind != cgroup::Kind::none) {
+    if (plan->cgroup.kind != plan::CgroupKind::none) {
       cgroup::remove_stale(host);
       auto created = cgroup::JailCgroup::create(report_.id, plan->limits, plan->cgroup, host);
       if (!created) return std::unexpected(created.error().context("cgroup"));
@@ -201,8 +199,8 @@ class Run {
     clock.done("clone-jail");
     if (options_.json) {
       // Only the jail holds the write ends now: EOF means every jailed writer is gone.
-      out.emplace(std::move(out_pipe->read_end), plan->output_bytes);
-      err.emplace(std::move(err_pipe->read_end), plan->output_bytes);
+      out.emplace(std::move(out_pipe->read_end), plan->limits.output_bytes);
+      err.emplace(std::move(err_pipe->read_end), plan->limits.output_bytes);
       out_pipe.reset();
       err_pipe.reset();
     }
@@ -213,7 +211,7 @@ class Run {
 
     std::optional<cgroup::Usage> usage;
     if (cgroup) usage = cgroup->usage();
-    record(supervised, usage, *plan);
+    report::record_run(report_, *plan, supervised, usage);
     if (out) report_.stdout_capture = out->result();
     if (err) report_.stderr_capture = err->result();
     clock.done("read-usage");
@@ -226,58 +224,16 @@ class Run {
     // One line for what kept the command from running: a setup error in any mode, and in
     // pass-through mode also a command that was not found (127) or not executable (126),
     // as a shell says it. In --json mode the report's `error` says it.
-    if (report_.error && (report_.status == report::Status::setup_error || !options_.json))
+    if (report_.error && (report_.status == report::RunStatus::setup_error || !options_.json))
       log::error_line(*report_.error);
     return {};
-  }
-
-  void record(supervise::Supervised& s, const std::optional<cgroup::Usage>& usage, const plan::Plan& plan) {
-    auto& observed = s.observed;
-    if (usage) {
-      observed.oom_killed = usage->oom_killed;
-      observed.pids_max_hit = usage->pids_max_hit;
-    }
-    const auto& ru = s.init_wait.usage;
-    const double ru_user = static_cast<double>(ru.ru_utime.tv_sec) * 1e3 + static_cast<double>(ru.ru_utime.tv_usec) / 1e3;
-    const double ru_system = static_cast<double>(ru.ru_stime.tv_sec) * 1e3 + static_cast<double>(ru.ru_stime.tv_usec) / 1e3;
-    report_.cpu_user_ms = usage && usage->user_ms ? usage->user_ms : ru_user;
-    report_.cpu_system_ms = usage && usage->system_ms ? usage->system_ms : ru_system;
-    observed.cpu_used_ms = *report_.cpu_user_ms + *report_.cpu_system_ms;
-    observed.cpu_limit_ms = plan.cpu_time_ms;
-    observed.seccomp_action = seccomp_action_;
-    if (usage && usage->memory_peak_bytes) {
-      report_.memory_peak_bytes = usage->memory_peak_bytes;
-      report_.memory_source = std::string("cgroup-") + cgroup::to_string(plan.cgroup.kind);
-    } else {
-      report_.memory_peak_bytes = static_cast<uint64_t>(ru.ru_maxrss) * 1024;
-      report_.memory_source = "rusage";
-    }
-    if (usage) report_.pids_peak = usage->pids_peak;
-
-    supervise::Outcome outcome = supervise::classify(observed);
-    report_.status = outcome.status;
-    report_.exit_code = outcome.exit_code;
-    report_.signal = outcome.signal;
-    report_.error = outcome.error;
-    report_.violations = std::move(s.violations);
-    report_.violations_dropped = s.violations_dropped;
-    if (s.notifications_throttled)
-      report_.warnings.push_back(fmt::format(
-          "seccomp.notify: refused calls came faster than {} per second; past the first {} they were answered at "
-          "that rate, the callers waiting",
-          supervise::kNotifyPerRefill * 1000 / supervise::kNotifyRefillMs, supervise::kNotifyBurst));
-    report_.userns = plan.enforcement.userns;
-    report_.cgroup = cgroup::to_string(plan.enforcement.cgroup);
-    report_.seccomp = plan.enforcement.seccomp;
-    report_.landlock = plan.enforcement.landlock;
-    report_.wall_time_ms = s.wall_ms;
   }
 
   int finish() {
     // --json promises the six capture fields in every report, also when the jail failed
     // before the command could write anything (schemas/report.schema.json).
-    if (options_.json && !report_.stdout_capture) report_.stdout_capture = report::Capture{};
-    if (options_.json && !report_.stderr_capture) report_.stderr_capture = report::Capture{};
+    if (options_.json && !report_.stdout_capture) report_.stdout_capture = supervise::Capture{};
+    if (options_.json && !report_.stderr_capture) report_.stderr_capture = supervise::Capture{};
     int code = report::exit_code(report_);
     if (!report::emit(report_, options_.json, options_.report_path)) code = report::kExitSetupError;
     const std::string& audit_log = options_.audit_log.empty() ? policy_audit_log_ : options_.audit_log;
@@ -290,7 +246,6 @@ class Run {
   std::vector<std::string> command_;
   report::Report report_;
   double started_ms_ = 0;
-  policy::SeccompAction seccomp_action_ = policy::SeccompAction::errno_;
   std::string policy_audit_log_;
 };
 

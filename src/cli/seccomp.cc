@@ -12,8 +12,8 @@
 #include "seccomp/filter.h"
 #include "seccomp/notify.h"
 #include "syscalls/sets.h"
-#include "seccomp/spec.h"
-#include "sys/file.h"
+#include "plan/build.h"
+#include "sys/files.h"
 
 namespace aj::cli {
 namespace {
@@ -99,7 +99,7 @@ Runner add_seccomp(CLI::App& root) {
     if (!loaded) return report::kExitSetupError;
 
     bool notify = !options->no_notify && seccomp::notify_supported();
-    auto spec = seccomp::spec_for(loaded->policy, notify);
+    auto spec = plan::seccomp_spec(loaded->policy, notify);
     if (options->format == "pfc") {
       auto text = seccomp::export_pfc(spec);
       if (!text) {

@@ -7,7 +7,7 @@
 #include <algorithm>
 
 #include "base/strings.h"
-#include "sys/file.h"
+#include "sys/files.h"
 
 namespace aj::host {
 namespace {

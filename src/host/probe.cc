@@ -17,7 +17,7 @@
 #include "host/cgroups.h"
 #include "host/host.h"
 #include "host/procfs.h"
-#include "sys/file.h"
+#include "sys/files.h"
 
 namespace aj::host {
 namespace {

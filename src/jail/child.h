@@ -2,6 +2,9 @@
 // Nothing here may throw or return: each entry point ends in execve or _exit.
 #pragma once
 
+#include <sys/types.h>
+
+#include <span>
 #include <string>
 #include <vector>
 
@@ -29,6 +32,7 @@ struct ChildContext {
   int root_fd = -1;               // the new root while it is being built
   std::string exec_path;          // argv[0] resolved against the jail's PATH
   int listener_fd = -1;           // seccomp user-notify fd, until it is sent
+  pid_t command_pid = -1;         // init: the command child, once forked
 };
 
 // pid 1 of the jail: waits for the supervisor's go, builds the root, forks the command
@@ -38,10 +42,21 @@ struct ChildContext {
 // The command child: session, stdio, cwd, limits, privileges dropped, filter, execve.
 [[noreturn]] void command_main(ChildContext& ctx) noexcept;
 
+// How a failing step is reported to the supervisor.
+enum class OnFailure {
+  setup_error,  // the jail could not be built: status "setup_error", exit 125
+  exec_error,   // the command cannot be run as named: 127 (not found) or 126, as a shell says
+};
+
 // A step of the child's setup. It decides for itself when it has nothing to do.
 struct Step {
   const char* name;
   Status (*run)(ChildContext& ctx);
+  OnFailure on_failure = OnFailure::setup_error;
 };
+
+// The steps of pid 1 and of the command child, in the order they run (for tests).
+std::span<const Step> init_steps();
+std::span<const Step> command_steps();
 
 }  // namespace aj::jail

@@ -1,4 +1,4 @@
-// The command child, forked by pid 1 inside the finished root. Its steps, in order:
+// The command child, forked by pid 1 inside the finished root. Its steps, in order, then execve.
 #include <unistd.h>
 
 #include <vector>
@@ -14,38 +14,29 @@ constexpr Step kCommandSteps[] = {
     {"die-with-parent", steps::die_with_parent},
     // No controlling terminal: nothing for TIOCSTI to inject into.
     {"new-session", steps::new_session},
+    // The capture pipes (or /dev/null) become 0-2 before anything below can write there.
     {"stdio", steps::attach_stdio},
     // Every inherited fd but 0-2 (and the socket, which execve closes) is gone.
     {"close-fds", steps::close_fds},
+    // The jail's paths, as the command will see them (relative argv[0] resolves from here).
     {"cwd", steps::enter_cwd},
     {"umask", steps::set_umask},
     // Privileges go before anything looks at files as the command would.
     {"drop-capabilities", steps::drop_capabilities},
     {"no-new-privs", steps::no_new_privs},
     // With the command's own credentials, so 126/127 are what the command would hit.
-    {"resolve-command", steps::resolve_command},
+    {"resolve-command", steps::resolve_command, OnFailure::exec_error},
     // Late: RLIMIT_AS and RLIMIT_NOFILE must not starve the steps above.
     {"rlimits", steps::set_rlimits},
+    // pid 1 blocked every signal; the command gets the default mask (SIGINT etc. work again).
     {"unblock-signals", steps::unblock_signals},
     // Last: the filter forbids what every step above needed.
     {"seccomp", steps::install_seccomp},
 };
 
-[[noreturn]] void exec_failed(ChildContext& ctx, int err, const std::string& what) {
-  Msg msg;
-  msg.type = MsgType::exec_error;
-  msg.error = err;
-  msg.value = err == ENOENT ? 127 : 126;
-  msg.set_text(what);
-  (void)send_msg(ctx.sync_fd, msg);
-  ::_exit(static_cast<int>(msg.value));
-}
-
-void resolve_failed(ChildContext& ctx, const Step& step, const Error& error) {
-  if (step.run == steps::resolve_command) exec_failed(ctx, error.code, error.message);
-}
-
 }  // namespace
+
+std::span<const Step> command_steps() { return kCommandSteps; }
 
 [[noreturn]] void command_main(ChildContext& ctx) noexcept {
   // Built before the filter: a policy may well refuse the mmap a late allocation would need.
@@ -54,9 +45,9 @@ void resolve_failed(ChildContext& ctx, const Step& step, const Error& error) {
   argv.push_back(nullptr);
   for (const auto& var : ctx.plan.env) envp.push_back(const_cast<char*>(var.c_str()));
   envp.push_back(nullptr);
-  steps::run(ctx, kCommandSteps, resolve_failed);
+  steps::run(ctx, kCommandSteps);
   ::execve(ctx.exec_path.c_str(), argv.data(), envp.data());
-  exec_failed(ctx, errno, ctx.exec_path);
+  steps::exec_failed(ctx, errno, ctx.exec_path);
 }
 
 }  // namespace aj::jail

@@ -1,10 +1,6 @@
-// pid 1 of the jail. Its setup steps run in this order, each for a reason:
-#include <signal.h>
-#include <sys/prctl.h>
+// pid 1 of the jail. Its steps run in this order, each for a reason; then it reaps.
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <cstdio>
 
 #include "jail/steps/steps.h"
 #include "jail/sync.h"
@@ -29,25 +25,59 @@ constexpr Step kInitSteps[] = {
     {"open-sources", steps::open_sources},
     // Files we create below must belong to a mapped id; capabilities stay until the end.
     {"become-jail-user", steps::become_jail_user},
+    // Changing credentials cleared the parent-death signal: set it again at once.
+    {"die-with-parent-again", steps::die_with_parent},
     // With our capabilities in the new user namespace, before /proc/sys is out of reach.
     {"limit-user-namespace", steps::limit_user_namespace},
+    // Every mount of the plan, on a fresh tmpfs hung at the staging point; source fds closed.
     {"build-root", steps::build_root},
+    // After the root is complete: entering it detaches the host's tree for good.
     {"pivot-root", steps::pivot_root},
+    // Namespace settings need our capabilities in the namespaces, which end with harden-init.
     {"hostname", steps::set_hostname},
     {"loopback", steps::bring_up_loopback},
     // Where the command child (and its seccomp filter) expect the socket.
     {"sync-fd", steps::park_sync_fd},
+    // The command (same uid) can neither ptrace us nor open our /proc/1/{exe,mem,fd}, so the
+    // agentjail binary on the host stays out of its reach. Before the fork: it inherits it and
+    // execve resets it for the command only.
+    {"non-dumpable", steps::make_non_dumpable},
+    // The command child runs its own steps (jail/command.cc) and never returns here.
+    {"fork-command", steps::fork_command},
+    // Only the socket stays open in pid 1: it holds no pipe end, no bind source, nothing.
+    {"close-init-fds", steps::close_init_fds},
+    // pid 1 only waits and reports from here on: it needs no capability at all.
+    {"harden-init", steps::harden_init},
 };
+
+// Reaps everything; when the command itself ends, reports its wait status and exits: the
+// kernel then SIGKILLs every process left in the pid namespace (daemons included).
+[[noreturn]] void reap_until_command_exits(ChildContext& ctx) {
+  while (true) {
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, __WALL);
+    if (pid < 0 && errno == EINTR) continue;
+    if (pid < 0) ::_exit(125);  // no child left: cannot happen before the command is reaped
+    if (pid != ctx.command_pid) continue;
+    Msg exited;
+    exited.type = MsgType::exited;
+    exited.value = status;
+    (void)send_msg(ctx.sync_fd, exited);
+    ::_exit(0);
+  }
+}
 
 }  // namespace
 
+std::span<const Step> init_steps() { return kInitSteps; }
+
 namespace steps {
 
-void run(ChildContext& ctx, std::span<const Step> list, void (*on_failure)(ChildContext&, const Step&, const Error&)) {
+void run(ChildContext& ctx, std::span<const Step> list) {
   for (const Step& step : list) {
     double started = ctx.verbose ? sys::monotonic_ms() : 0;
     if (auto ok = step.run(ctx); !ok) {
-      if (on_failure) on_failure(ctx, step, ok.error());
+      if (step.on_failure == OnFailure::exec_error) exec_failed(ctx, ok.error().code, ok.error().message);
       fail_step(ctx, step.name, ok.error());
     }
     if (!ctx.verbose) continue;
@@ -69,45 +99,24 @@ void fail_step(ChildContext& ctx, const char* step, const Error& error) noexcept
   ::_exit(125);
 }
 
-}  // namespace steps
+void exec_failed(ChildContext& ctx, int err, const std::string& what) noexcept {
+  Msg msg;
+  msg.type = MsgType::exec_error;
+  msg.error = err;
+  msg.value = err == ENOENT ? 127 : 126;
+  msg.set_text(what);
+  (void)send_msg(ctx.sync_fd, msg);
+  ::_exit(static_cast<int>(msg.value));
+}
 
+}  // namespace steps
 
 [[noreturn]] void init_main(ChildContext& ctx) noexcept {
   // The jail can read /proc/1/cmdline: agentjail's own command line (bind sources, --env
   // values, the report path) is none of its business.
   sys::overwrite_argv("agentjail-init");
-  steps::run(ctx, kInitSteps, nullptr);
-  // The init stays non-dumpable: the command (same uid) can neither ptrace it nor open its
-  // /proc/1/{exe,mem,fd}, so the agentjail binary on the host is out of reach.
-  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) steps::fail_step(ctx, "non-dumpable", Error{errno, "PR_SET_DUMPABLE"});
-
-  pid_t command = ::fork();
-  if (command < 0) steps::fail_step(ctx, "fork-command", Error{errno, "fork"});
-  if (command == 0) command_main(ctx);
-
-  Msg started;
-  started.type = MsgType::started;
-  started.value = command;
-  (void)send_msg(ctx.sync_fd, started);
-  // Only the socket stays open in pid 1: it holds no pipe end, no bind source, nothing.
-  ::close_range(0, kChildSyncFd - 1, 0);
-  ::close_range(kChildSyncFd + 1, ~0U, 0);
-  if (auto ok = steps::harden_init(ctx); !ok) steps::fail_step(ctx, "harden-init", ok.error());
-
-  // Reap everything; when the command itself ends, report it and exit: the kernel then
-  // SIGKILLs every process left in the pid namespace (daemons included).
-  while (true) {
-    int status = 0;
-    pid_t pid = ::waitpid(-1, &status, __WALL);
-    if (pid < 0 && errno == EINTR) continue;
-    if (pid < 0) ::_exit(125);  // no child left: cannot happen before the command is reaped
-    if (pid != command) continue;
-    Msg exited;
-    exited.type = MsgType::exited;
-    exited.value = status;
-    (void)send_msg(ctx.sync_fd, exited);
-    ::_exit(0);
-  }
+  steps::run(ctx, kInitSteps);
+  reap_until_command_exits(ctx);
 }
 
 }  // namespace aj::jail

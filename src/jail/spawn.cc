@@ -6,7 +6,7 @@
 #include <string>
 
 #include "jail/sync.h"
-#include "sys/file.h"
+#include "sys/files.h"
 
 namespace aj::jail {
 namespace {

@@ -14,11 +14,6 @@
 
 namespace aj::jail {
 
-// Where the command child keeps its end of the socket until execve closes it (O_CLOEXEC).
-// High, so that with limits.open_files below it the command cannot get a socket of its own
-// onto this number (the seccomp filter allows sendmsg on this fd only).
-constexpr int kChildSyncFd = 1023;
-
 enum class MsgType : uint32_t {
   go = 1,         // parent -> init: id maps written, cgroups attached; start building the jail
   setup_error,    // init or command child -> parent: `step` failed with `error` and `text`

@@ -5,9 +5,8 @@
 
 #include <cmath>
 
+#include "plan/build.h"
 #include "plan/mounts.h"
-#include "plan/plan.h"
-#include "seccomp/spec.h"
 
 namespace aj::plan {
 namespace {
@@ -47,7 +46,7 @@ std::vector<std::string> environment(const policy::Process& process,
 
 Rlimit rlimit(int resource, const char* name, uint64_t value) { return {resource, name, value, value}; }
 
-std::vector<Rlimit> rlimits_for(const policy::Limits& limits, const cgroup::Enforcement& cgroup) {
+std::vector<Rlimit> rlimits_for(const Limits& limits, const CgroupPlan& cgroup) {
   // "unlimited" leaves the caller's own limit in place: raising a hard limit needs privileges
   // agentjail does not use.
   std::vector<Rlimit> out;
@@ -70,6 +69,20 @@ std::vector<Rlimit> rlimits_for(const policy::Limits& limits, const cgroup::Enfo
   out.push_back(rlimit(RLIMIT_SIGPENDING, "RLIMIT_SIGPENDING", kJailSigpending));
   out.push_back(rlimit(RLIMIT_MSGQUEUE, "RLIMIT_MSGQUEUE", kJailMsgqueueBytes));
   return out;
+}
+
+// The /proc/sys/user limits are per user namespace, and the jail's is new: what the init writes
+// binds the jail alone. inotify counts per user and is charged to the namespace's owner too
+// (root, when root runs agentjail): left at the host's values, one jail could take root's every
+// inotify instance. No nested user namespace either (seccomp already refuses them; without one
+// the jail can create no other namespace, capability-less as it is). A kernel without one of
+// these files skips it.
+std::vector<Sysctl> userns_limits() {
+  return {
+      {"/proc/sys/user/max_inotify_instances", "32"},
+      {"/proc/sys/user/max_inotify_watches", "8192"},
+      {"/proc/sys/user/max_user_namespaces", "0"},
+  };
 }
 
 Result<std::vector<int>> capability_values(const std::vector<std::string>& names) {
@@ -106,8 +119,11 @@ Result<Plan> build(const policy::Policy& policy, const host::Host& host, std::ve
     plan.deny_setgroups = true;  // the kernel's condition for an unprivileged gid_map
   }
 
+  plan.userns_limits = userns_limits();
+
   plan.clone_flags = clone_flags_for(policy.namespaces);
-  plan.loopback_up = policy.network.mode == policy::NetworkMode::loopback;
+  plan.network = network_mode(policy.network.mode);
+  plan.loopback_up = plan.network == NetworkMode::loopback;
   if (policy.namespaces.uts) plan.hostname = process.hostname;
   plan.mounts = expand_mounts(policy.filesystem.mounts);
 
@@ -118,12 +134,8 @@ Result<Plan> build(const policy::Policy& policy, const host::Host& host, std::ve
   plan.new_session = process.new_session;
 
   plan.limits = policy.limits;
-  plan.wall_time_ms = policy.limits.wall_time_ms;
-  plan.cpu_time_ms = policy.limits.cpu_time_ms;
-  plan.output_bytes = policy.limits.output_bytes;
-  plan.cgroup = cgroup::decide(policy.limits, host);
-  plan.rlimits = rlimits_for(policy.limits, plan.cgroup);
-  plan.enforcement.cgroup = plan.cgroup.kind;
+  plan.cgroup = decide_cgroup(policy.limits, host);
+  plan.rlimits = rlimits_for(plan.limits, plan.cgroup);
   plan.warnings = plan.cgroup.warnings;
   // Allowed for debugging, never silently: each shares a part of the host with the jail.
   if (!policy.namespaces.ipc)
@@ -140,13 +152,11 @@ Result<Plan> build(const policy::Policy& policy, const host::Host& host, std::ve
   plan.keep_caps = std::move(*caps);
 
   if (!host.seccomp) return fail(ENOSYS, "this kernel has no seccomp filter support; agentjail will not run without it");
-  plan.seccomp = seccomp::spec_for(policy, host.seccomp_notify);
-  plan.enforcement.seccomp = true;
+  plan.seccomp = seccomp_spec(policy, host.seccomp_notify);
+  plan.seccomp.sync_fd = plan.child_sync_fd;
   if (policy.seccomp.notify && !host.seccomp_notify)
     plan.warnings.push_back("seccomp.notify: this kernel has no seccomp user notification; refused calls get errno "
                             "but are not listed in violations");
-  plan.enforcement.landlock = false;
-  plan.enforcement.userns = true;
   return plan;
 }
 

@@ -1,7 +1,33 @@
 #include "plan/mounts.h"
 
+#include <cstdio>
+
 namespace aj::plan {
 namespace {
+
+std::string octal(uint32_t mode) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%o", mode);
+  return buf;
+}
+
+using FsOptions = std::vector<std::pair<std::string, std::string>>;
+
+FsOptions tmpfs_options(uint32_t mode, std::optional<uint64_t> size) {
+  FsOptions options{{"mode", octal(mode)}};
+  if (size) options.emplace_back("size", std::to_string(*size));
+  return options;
+}
+
+// A mask over a directory is an empty tmpfs nobody can write, as small as the kernel allows.
+const FsOptions kMaskDirOptions = {{"mode", "555"}, {"size", "4096"}};
+
+// "policy.toml:12:1" or "--ro": where a mount was asked for.
+std::string origin_of(const policy::SourcePos& pos) {
+  if (pos.file.empty()) return "";
+  if (!pos.known()) return pos.file;
+  return pos.file + ":" + std::to_string(pos.line) + ":" + std::to_string(pos.column);
+}
 
 // The parts of procfs that leak host information or accept writes that matter even from
 // inside a user namespace. The lists follow runc's and crun's defaults (masked paths and
@@ -21,7 +47,8 @@ void add_proc(std::vector<MountOp>& ops, const policy::Mount& mount) {
   for (const char* name : kProcMaskedFiles)
     ops.push_back({.kind = MountKind::mask, .target = join_path(mount.target, name), .optional = true});
   for (const char* name : kProcMaskedDirs)
-    ops.push_back({.kind = MountKind::mask, .target = join_path(mount.target, name), .optional = true});
+    ops.push_back({.kind = MountKind::mask, .target = join_path(mount.target, name), .optional = true,
+                   .fs_options = kMaskDirOptions});
   for (const char* name : kProcReadOnly)
     ops.push_back({.kind = MountKind::read_only, .target = join_path(mount.target, name), .optional = true});
 }
@@ -29,15 +56,17 @@ void add_proc(std::vector<MountOp>& ops, const policy::Mount& mount) {
 void add_dev(std::vector<MountOp>& ops, const policy::Mount& mount) {
   const std::string& dev = mount.target;
   // A small tmpfs holds the mount points and links; it is made read-only once populated.
-  ops.push_back({.kind = MountKind::tmpfs, .target = dev, .noexec = true, .size = 64 * 1024, .mode = 0755});
+  ops.push_back({.kind = MountKind::tmpfs, .target = dev, .noexec = true, .fs_options = tmpfs_options(0755, 64 * 1024)});
   for (const char* name : kDevices)
     ops.push_back({.kind = MountKind::bind, .source = join_path("/dev", name), .target = join_path(dev, name),
                    .noexec = true, .nodev = false});
-  // A private devpts instance: the jail's ptys are its own, the host's are invisible.
-  ops.push_back({.kind = MountKind::devpts, .target = join_path(dev, "pts"), .noexec = true, .nodev = false});
+  // A private devpts instance: the jail's ptys are its own, the host's are invisible. ptmx is
+  // the jail user's to open (0666); new ptys are its own, readable by it only (0620, no tty group).
+  ops.push_back({.kind = MountKind::devpts, .target = join_path(dev, "pts"), .noexec = true, .nodev = false,
+                 .fs_options = {{"newinstance", ""}, {"ptmxmode", "0666"}, {"mode", "0620"}}});
   ops.push_back({.kind = MountKind::symlink, .source = "pts/ptmx", .target = join_path(dev, "ptmx")});
-  ops.push_back({.kind = MountKind::tmpfs, .target = join_path(dev, "shm"), .noexec = true, .size = 64ull << 20,
-                 .mode = 01777});
+  ops.push_back({.kind = MountKind::tmpfs, .target = join_path(dev, "shm"), .noexec = true,
+                 .fs_options = tmpfs_options(01777, 64ull << 20)});
   ops.push_back({.kind = MountKind::symlink, .source = "/proc/self/fd", .target = join_path(dev, "fd")});
   ops.push_back({.kind = MountKind::symlink, .source = "/proc/self/fd/0", .target = join_path(dev, "stdin")});
   ops.push_back({.kind = MountKind::symlink, .source = "/proc/self/fd/1", .target = join_path(dev, "stdout")});
@@ -58,11 +87,12 @@ std::vector<MountOp> expand_mounts(const std::vector<policy::Mount>& mounts) {
     switch (mount.type) {
       case policy::MountType::bind:
         ops.push_back({.kind = MountKind::bind, .source = mount.source, .target = mount.target,
-                       .read_only = mount.read_only, .optional = mount.optional, .noexec = !mount.exec});
+                       .read_only = mount.read_only, .optional = mount.optional, .noexec = !mount.exec,
+                       .origin = origin_of(mount.pos)});
         break;
       case policy::MountType::tmpfs:
         ops.push_back({.kind = MountKind::tmpfs, .target = mount.target, .read_only = mount.read_only,
-                       .noexec = !mount.exec, .size = mount.size, .mode = mount.mode.value_or(0755)});
+                       .noexec = !mount.exec, .fs_options = tmpfs_options(mount.mode.value_or(0755), mount.size)});
         break;
       case policy::MountType::proc: add_proc(ops, mount); break;
       case policy::MountType::dev: add_dev(ops, mount); break;
@@ -71,7 +101,7 @@ std::vector<MountOp> expand_mounts(const std::vector<policy::Mount>& mounts) {
         break;
       case policy::MountType::file:
         ops.push_back({.kind = MountKind::file, .target = mount.target, .read_only = true, .noexec = !mount.exec,
-                       .mode = 0444, .content = mount.content});
+                       .mode = 0444, .content = mount.content, .origin = origin_of(mount.pos)});
         break;
     }
   }

@@ -1,6 +1,8 @@
-// The Plan: everything the jail will do, decided before any syscall. Above it, policy
-// munging that unit tests cover without root; below it, code that executes a Plan and
-// makes no decisions of its own.
+// The Plan: everything the jail will do, decided before any syscall (plan/build.h makes it).
+// Above it, policy munging that unit tests cover without root; below it, the executors
+// (cgroup/, seccomp/, jail/, supervise/) that carry a Plan out and make no decisions of their
+// own. They include this header, which includes neither the policy's headers nor theirs.
+// docs/architecture.md draws the layers.
 #pragma once
 
 #include <sys/types.h>
@@ -9,13 +11,12 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/error.h"
-#include "cgroup/cgroup.h"
 #include "host/host.h"
-#include "policy/model.h"
-#include "seccomp/filter.h"
+#include "limits/limits.h"
 
 namespace aj::plan {
 
@@ -28,12 +29,13 @@ struct IdMap {
 
 enum class MountKind {
   bind,        // bind `source` (host) at `target`; directory or file, as the source is
-  tmpfs,       // fresh tmpfs
+  tmpfs,       // fresh tmpfs with `fs_options`
   proc,        // procfs of the jail's pid namespace
-  devpts,      // private devpts instance (newinstance, ptmxmode=0666)
+  devpts,      // private devpts instance with `fs_options`
   symlink,     // symlink at `target` whose text is `source`
   file,        // read-only file with `content`
-  mask,        // hide `target`: /dev/null over a file, an empty read-only tmpfs over a directory
+  mask,        // hide `target`: an empty read-only file over a file, an empty read-only tmpfs
+               // (created with `fs_options`) over a directory
   read_only,   // remount an existing mount point inside the jail read-only (bind onto itself)
 };
 
@@ -45,9 +47,13 @@ struct MountOp {
   bool optional = false;   // bind: a missing source is skipped; mask/read_only: a missing target is skipped
   bool noexec = false;
   bool nodev = true;       // false only for the binds of the device nodes in /dev
-  std::optional<uint64_t> size;  // tmpfs
-  uint32_t mode = 0755;          // tmpfs root directory, file
-  std::string content;           // file
+  // Options of a fresh filesystem (tmpfs, devpts, a mask's empty tmpfs), in the order given to
+  // fsconfig; an empty value is a flag ("newinstance").
+  std::vector<std::pair<std::string, std::string>> fs_options;
+  uint32_t mode = 0755;    // file: the file's permission bits
+  std::string content;     // file
+  // Where the entry came from ("policy.toml:12:1", "--ro"), for messages about it.
+  std::string origin;
 };
 
 struct Rlimit {
@@ -57,12 +63,61 @@ struct Rlimit {
   uint64_t hard = 0;
 };
 
-struct Enforcement {
-  bool userns = true;
-  cgroup::Kind cgroup = cgroup::Kind::none;
-  bool seccomp = true;
-  bool landlock = false;
+// A file of the jail's own user namespace's /proc/sys/user, written by the init.
+struct Sysctl {
+  std::string path;
+  std::string value;
 };
+
+enum class CgroupKind { none, v1, v2 };
+const char* to_string(CgroupKind kind);  // "none" | "v1" | "v2", as the report's enforcement.cgroup
+
+// CFS bandwidth: a quota of CPU time per period.
+struct CpuQuota {
+  uint64_t quota_us = 0, period_us = 0;
+};
+
+// How each limit of the plan is enforced on this host: which cgroup hierarchy (if any) and what
+// falls back to what. The values are Plan::limits'.
+struct CgroupPlan {
+  CgroupKind kind = CgroupKind::none;
+  bool memory = false, pids = false, cpus = false, cpu_time = false;  // by the cgroup
+  bool memory_swap = false;     // memory: swap is limited to 0 too (memory.swap.max / memsw)
+  bool rlimit_as = false;       // memory falls back to RLIMIT_AS (per process, address space)
+  bool rlimit_nproc = false;    // pids fall back to RLIMIT_NPROC (per user namespace on >= 5.14)
+  CpuQuota cpu_quota;           // cpus: the bandwidth written
+  // v2: the controllers the jail's cgroup gets; v1: the hierarchies it is created in.
+  // Controllers are used for accounting (memory.peak, pids.peak) even without a limit.
+  std::vector<std::string> controllers;
+  std::vector<std::string> warnings;  // one line per limit that is weaker than asked
+  std::vector<std::string> notes;     // what the report measures less well here (not limits)
+};
+
+// What a refused system call gets (seccomp.default_action).
+enum class FilterAction { errno_, kill, log };
+const char* to_string(FilterAction action);  // "errno" | "kill" | "log", as violations name it
+
+// The jail's network: which namespace, and which socket families the filter lets it create.
+enum class NetworkMode { none, loopback, host };
+
+// Everything the seccomp compiler needs (seccomp/filter.h).
+struct SeccompSpec {
+  FilterAction default_action = FilterAction::errno_;
+  int errno_value = 1;
+  std::vector<std::string> allow;   // names and @sets, as in the policy
+  std::vector<std::string> deny;
+  bool notify = false;              // refused calls go to a user-notification listener (host supports it)
+  NetworkMode network = NetworkMode::none;  // decides which socket families exist
+  // After the filter is installed the child still has to send the listener fd (and, on a
+  // failed execve, the errno) to the supervisor: sendmsg on exactly this fd stays allowed.
+  // -1: no such socket (e.g. a filter exported for bwrap).
+  int sync_fd = -1;
+};
+
+// The descriptor number the jail keeps its end of the supervisor socket on, from pid 1's last
+// step until the command's execve closes it. High, so that with limits.open_files below it the
+// command cannot get a socket of its own onto this number (the filter allows sendmsg on it only).
+constexpr int kChildSyncFd = 1023;
 
 struct Plan {
   // Identity. The jail's user and group are mapped to exactly one host uid and gid.
@@ -71,14 +126,21 @@ struct Plan {
   IdMap uid_map, gid_map;
   bool deny_setgroups = false;  // unprivileged callers: "deny" must precede gid_map
   bool clear_groups = false;    // root callers: drop the supplementary groups (setgroups(0))
+  std::vector<Sysctl> userns_limits;  // written in the jail's new user namespace
 
   // Namespaces (CLONE_NEW* flags) and what to do in them.
   uint64_t clone_flags = 0;
+  NetworkMode network = NetworkMode::none;
   bool loopback_up = false;
   std::string hostname;  // empty: leave the uts name as it is
 
-  // The new root, built in this order on a fresh tmpfs, then made read-only.
+  // The new root, built in this order on a fresh tmpfs, then made read-only. It hangs at
+  // `staging_dir` of the init's private copy of the host's tree until pivot_root; the files of
+  // `file` mounts and masks are bound from `scratch_dir` in the new root, removed before the
+  // command runs.
   std::vector<MountOp> mounts;
+  std::string staging_dir = "/tmp";
+  std::string scratch_dir = ".agentjail-setup";
 
   // The command.
   std::vector<std::string> argv;
@@ -89,22 +151,16 @@ struct Plan {
   bool new_session = true;
   std::vector<Rlimit> rlimits;
   std::vector<int> keep_caps;    // CAP_* values kept in the jail's user namespace
+  int child_sync_fd = kChildSyncFd;
 
-  seccomp::FilterSpec seccomp;
+  SeccompSpec seccomp;
 
-  // Enforced by the supervisor and the cgroup.
-  std::optional<uint64_t> wall_time_ms;
-  std::optional<uint64_t> cpu_time_ms;
-  uint64_t output_bytes = 1 << 20;
-  policy::Limits limits;         // as the policy says, for the cgroup and the report
-  cgroup::Enforcement cgroup;
+  // The limits, once: the supervisor enforces wall and CPU time and the capture size, the
+  // cgroup the rest as `cgroup` says, and the report restates them.
+  Limits limits;
+  CgroupPlan cgroup;
 
-  Enforcement enforcement;
   std::vector<std::string> warnings;  // what this host cannot enforce, in the report
 };
-
-// Pure: Policy + Host + argv + the caller's environment -> Plan. No syscalls.
-Result<Plan> build(const policy::Policy& policy, const host::Host& host, std::vector<std::string> argv,
-                   const std::map<std::string, std::string>& caller_env);
 
 }  // namespace aj::plan

@@ -1,4 +1,4 @@
-// `agentjail run` options that override policy keys for one run (SPEC §2).
+// `agentjail run` options that override policy keys for one run (agentjail(1), RUN OPTIONS).
 #pragma once
 
 #include <optional>

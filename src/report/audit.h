@@ -1,7 +1,7 @@
 // The audit log: one JSON line per run appended to a file (`--audit-log PATH`, policy key
 // `audit_log`), for operators who need to know who ran what, under which policy, and how it ended.
 //
-// A line is the report (SPEC §4) without the six capture fields, plus "caller_uid". It never
+// A line is the report (agentjail(1), THE REPORT) without the six capture fields, plus "caller_uid". It never
 // holds the jailed command's output or any environment value (the report has neither once the
 // capture fields are gone): captured output is the untrusted program's own data and may carry
 // whatever secrets it could read (workspace files, tokens passed in files), it is up to

@@ -5,7 +5,7 @@
 
 #include "base/log.h"
 #include "sys/fd.h"
-#include "sys/file.h"
+#include "sys/files.h"
 
 namespace aj::report {
 

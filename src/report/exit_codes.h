@@ -1,4 +1,4 @@
-// Exit codes of agentjail (SPEC §5).
+// Exit codes of agentjail (agentjail(1), EXIT STATUS).
 #pragma once
 
 namespace aj::report {

@@ -9,27 +9,23 @@
 
 #include "base/version.h"
 #include "report/exit_codes.h"
+#include "sys/process.h"
 
 namespace aj::report {
 
-const char* to_string(Status status) {
+const char* to_string(RunStatus status) {
   switch (status) {
-    case Status::ok: return "ok";
-    case Status::exit: return "exit";
-    case Status::signal: return "signal";
-    case Status::timeout: return "timeout";
-    case Status::cpu_limit: return "cpu_limit";
-    case Status::memory_limit: return "memory_limit";
-    case Status::pids_limit: return "pids_limit";
-    case Status::seccomp: return "seccomp";
-    case Status::setup_error: return "setup_error";
+    case RunStatus::ok: return "ok";
+    case RunStatus::exit: return "exit";
+    case RunStatus::signal: return "signal";
+    case RunStatus::timeout: return "timeout";
+    case RunStatus::cpu_limit: return "cpu_limit";
+    case RunStatus::memory_limit: return "memory_limit";
+    case RunStatus::pids_limit: return "pids_limit";
+    case RunStatus::seccomp: return "seccomp";
+    case RunStatus::setup_error: return "setup_error";
   }
   return "setup_error";
-}
-
-std::string signal_name(int signal) {
-  if (const char* abbrev = sigabbrev_np(signal)) return std::string("SIG") + abbrev;
-  return "SIG" + std::to_string(signal);
 }
 
 std::string sanitize_utf8(std::string_view in) {
@@ -108,7 +104,7 @@ nlohmann::json to_json(const Report& r) {
   j["command"] = r.command;
   j["status"] = to_string(r.status);
   j["exit_code"] = or_null(r.exit_code);
-  j["signal"] = r.signal ? json(signal_name(*r.signal)) : json(nullptr);
+  j["signal"] = r.signal ? json(sys::signal_name(*r.signal)) : json(nullptr);
   j["error"] = or_null(r.error);
   j["started_at"] = r.started_at;
   j["wall_time_ms"] = round3(r.wall_time_ms);
@@ -129,7 +125,7 @@ nlohmann::json to_json(const Report& r) {
   j["violations"] = std::move(violations);
   j["violations_dropped"] = r.violations_dropped;
   j["warnings"] = r.warnings;
-  const auto capture = [&](const char* name, const std::optional<Capture>& c) {
+  const auto capture = [&](const char* name, const std::optional<supervise::Capture>& c) {
     const std::string key(name);
     j[key] = c ? json(sanitize_utf8(c->kept)) : json(nullptr);
     j[key + "_bytes"] = c ? json(c->total) : json(nullptr);
@@ -144,15 +140,15 @@ nlohmann::json to_json(const Report& r) {
 
 int exit_code(const Report& r) {
   switch (r.status) {
-    case Status::ok: return 0;
-    case Status::exit: return r.exit_code.value_or(kExitSetupError);
-    case Status::timeout:
-    case Status::cpu_limit: return kExitTimeLimit;
-    case Status::memory_limit: return 128 + SIGKILL;
-    case Status::setup_error: return kExitSetupError;
-    case Status::signal:
-    case Status::seccomp:
-    case Status::pids_limit:
+    case RunStatus::ok: return 0;
+    case RunStatus::exit: return r.exit_code.value_or(kExitSetupError);
+    case RunStatus::timeout:
+    case RunStatus::cpu_limit: return kExitTimeLimit;
+    case RunStatus::memory_limit: return 128 + SIGKILL;
+    case RunStatus::setup_error: return kExitSetupError;
+    case RunStatus::signal:
+    case RunStatus::seccomp:
+    case RunStatus::pids_limit:
       if (r.signal) return 128 + *r.signal;
       return r.exit_code.value_or(kExitSetupError);
   }

@@ -1,4 +1,5 @@
-// The run report (SPEC §4, schema 1): model, JSON, and the exit code it implies (SPEC §5).
+// The run report (schema 1, agentjail(1) THE REPORT): model, JSON, and the exit code it
+// implies (EXIT STATUS).
 #pragma once
 
 #include <cstdint>
@@ -7,33 +8,21 @@
 #include <string>
 #include <vector>
 
+#include "seccomp/violation.h"
+#include "supervise/capture.h"
+#include "supervise/outcome.h"
+
 namespace aj::report {
 
-enum class Status { ok, exit, signal, timeout, cpu_limit, memory_limit, pids_limit, seccomp, setup_error };
-const char* to_string(Status status);
-
-struct Violation {
-  std::string syscall;
-  int nr = 0;
-  std::vector<uint64_t> args;
-  int pid = 0;           // inside the jail
-  std::string action;    // "errno" | "kill" | "log"
-  uint64_t count = 1;    // refusals of this call by this pid folded into the entry (args: the first's)
-};
-
-// One captured stream in --json mode.
-struct Capture {
-  std::string kept;        // the first limits.output bytes, as produced
-  uint64_t total = 0;      // bytes the command wrote in all
-  bool truncated() const { return total > kept.size(); }
-};
+using supervise::RunStatus;
+const char* to_string(RunStatus status);
 
 struct Report {
   std::string id;
   std::string policy_name, policy_source, policy_sha256;
   std::vector<std::string> command;
 
-  Status status = Status::setup_error;
+  RunStatus status = RunStatus::setup_error;
   std::optional<int> exit_code;
   std::optional<int> signal;  // number; the JSON has its name
   std::optional<std::string> error;
@@ -52,20 +41,18 @@ struct Report {
   bool seccomp = false;
   bool landlock = false;
 
-  std::vector<Violation> violations;
+  std::vector<seccomp::Violation> violations;
   uint64_t violations_dropped = 0;  // refusals past the cap, counted but not listed
   std::vector<std::string> warnings;
 
-  std::optional<Capture> stdout_capture, stderr_capture;  // --json only
+  std::optional<supervise::Capture> stdout_capture, stderr_capture;  // --json only
 };
 
-// SPEC §4: every field present, null where it does not apply. Captured output is UTF-8
+// Every field present, null where it does not apply. Captured output is UTF-8
 // with invalid bytes replaced by U+FFFD.
 nlohmann::json to_json(const Report& report);
-// The exit code of `agentjail run` for this report (SPEC §5).
+// The exit code of `agentjail run` for this report (agentjail(1), EXIT STATUS).
 int exit_code(const Report& report);
-// "SIGKILL" for 9; "SIG42" for numbers without a name.
-std::string signal_name(int signal);
 // Bytes -> valid UTF-8, each invalid sequence replaced by U+FFFD.
 std::string sanitize_utf8(std::string_view bytes);
 // A fresh run id (random, 32 hex digits) and "2026-11-22T10:00:00.000Z" for now.

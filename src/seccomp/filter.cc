@@ -41,7 +41,7 @@ Result<Context> build_context(const detail::RuleSet& set) {
   return ctx;
 }
 
-Result<Context> context_for(const FilterSpec& spec) {
+Result<Context> context_for(const SeccompSpec& spec) {
   auto rules = detail::build_rules(spec);
   if (!rules) return std::unexpected(rules.error());
   return build_context(*rules);
@@ -76,7 +76,7 @@ void hash_field(sha256_ctx& ctx, std::string_view text) {
 
 }  // namespace
 
-Result<Filter> compile(const FilterSpec& spec) {
+Result<Filter> compile(const SeccompSpec& spec) {
   auto ctx = context_for(spec);
   if (!ctx) return std::unexpected(ctx.error().context("compile the seccomp filter"));
   auto bytes = export_via_memfd(ctx->get(), true);
@@ -94,7 +94,7 @@ Result<Filter> compile(const FilterSpec& spec) {
   return filter;
 }
 
-Result<std::string> export_pfc(const FilterSpec& spec) {
+Result<std::string> export_pfc(const SeccompSpec& spec) {
   auto ctx = context_for(spec);
   if (!ctx) return std::unexpected(ctx.error().context("export the seccomp filter"));
   auto text = export_via_memfd(ctx->get(), false);
@@ -102,10 +102,10 @@ Result<std::string> export_pfc(const FilterSpec& spec) {
   return text;
 }
 
-std::string spec_digest(const FilterSpec& spec) {
+std::string spec_digest(const SeccompSpec& spec) {
   sha256_ctx ctx;
   sha256_init(&ctx);
-  // Bump the tag whenever what a FilterSpec compiles to changes for the same fields.
+  // Bump the tag whenever what a SeccompSpec compiles to changes for the same fields.
   hash_field(ctx, "agentjail-seccomp-spec-3");
   hash_field(ctx, std::to_string(static_cast<int>(spec.default_action)));
   hash_field(ctx, std::to_string(spec.errno_value));
@@ -123,7 +123,7 @@ std::string spec_digest(const FilterSpec& spec) {
   return hex;
 }
 
-Result<Filter> FilterCache::get(const FilterSpec& spec) {
+Result<Filter> FilterCache::get(const SeccompSpec& spec) {
   std::string key = spec_digest(spec);
   if (auto it = filters_.find(key); it != filters_.end()) {
     ++hits_;

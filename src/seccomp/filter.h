@@ -24,23 +24,11 @@
 #include <vector>
 
 #include "base/error.h"
-#include "policy/model.h"
+#include "plan/plan.h"
 
 namespace aj::seccomp {
 
-// Everything the compiler needs; the planner fills it from the policy and the host (spec.h).
-struct FilterSpec {
-  policy::SeccompAction default_action = policy::SeccompAction::errno_;
-  int errno_value = 1;
-  std::vector<std::string> allow;   // names and @sets, as in the policy
-  std::vector<std::string> deny;
-  bool notify = false;              // refused calls go to a user-notification listener (host supports it)
-  policy::NetworkMode network = policy::NetworkMode::none;  // decides which socket families exist
-  // After the filter is installed the child still has to send the listener fd (and, on a
-  // failed execve, the errno) to the supervisor: sendmsg on exactly this fd stays allowed.
-  // -1: no such socket (e.g. a filter exported for bwrap).
-  int sync_fd = -1;
-};
+using plan::SeccompSpec;
 
 struct Filter {
   std::vector<sock_filter> program;  // exactly what the child installs
@@ -49,12 +37,12 @@ struct Filter {
 
 // libseccomp: arch checks first (x32 and i386 refused), always-denied calls, the allowlist.
 // Unknown set or syscall names, and denying a call the jail needs by name, are EINVAL errors.
-Result<Filter> compile(const FilterSpec& spec);
+Result<Filter> compile(const SeccompSpec& spec);
 // libseccomp's readable form (PFC) of the same filter.
-Result<std::string> export_pfc(const FilterSpec& spec);
+Result<std::string> export_pfc(const SeccompSpec& spec);
 
 // Lower-case hex SHA-256 of every field of `spec`: equal digests, equal filters.
-std::string spec_digest(const FilterSpec& spec);
+std::string spec_digest(const SeccompSpec& spec);
 
 // compile() with memory: a spec compiled before (same digest) costs a map lookup. Owned by
 // whoever compiles several filters in one process (tests, a long-lived embedder); a single
@@ -62,7 +50,7 @@ std::string spec_digest(const FilterSpec& spec);
 class FilterCache {
  public:
   // The compiled filter for `spec`, from the cache when its digest was seen before.
-  Result<Filter> get(const FilterSpec& spec);
+  Result<Filter> get(const SeccompSpec& spec);
   uint64_t hits() const { return hits_; }
   uint64_t misses() const { return misses_; }
 

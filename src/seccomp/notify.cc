@@ -13,7 +13,7 @@
 #include <cstring>
 
 #include "syscalls/names.h"
-#include "sys/file.h"
+#include "sys/files.h"
 
 namespace aj::seccomp {
 using syscalls::syscall_arg_count;
@@ -23,15 +23,6 @@ namespace {
 // Kernels 5.0-5.16 define SECCOMP_IOCTL_NOTIF_ID_VALID with the wrong direction bit; 5.17
 // fixed the header and still accepts the old number.
 constexpr unsigned long kIdValidLegacy = SECCOMP_IOR(2, __u64);
-
-const char* action_name(policy::SeccompAction action) {
-  switch (action) {
-    case policy::SeccompAction::errno_: return "errno";
-    case policy::SeccompAction::kill: return "kill";
-    case policy::SeccompAction::log: return "log";
-  }
-  return "errno";
-}
 
 int ioctl_retry(int fd, unsigned long request, void* arg) {
   int rc;
@@ -71,7 +62,7 @@ bool notify_supported() {
   return seccomp_api_get() >= 6;
 }
 
-Listener::Listener(sys::UniqueFd fd, policy::SeccompAction action, int errno_value)
+Listener::Listener(sys::UniqueFd fd, plan::FilterAction action, int errno_value)
     : fd_(std::move(fd)), action_(action), errno_value_(errno_value) {
   seccomp_notif_sizes sizes{};
   size_t request = sizeof(seccomp_notif), response = sizeof(seccomp_notif_resp);
@@ -99,15 +90,15 @@ Result<Listener::Event> Listener::handle_one() {
     return fail_errno("receive a seccomp notification");
   }
 
-  report::Violation violation;
+  Violation violation;
   violation.syscall = syscall_name(request->data.arch, request->data.nr);
   violation.nr = request->data.nr;
   int count = syscall_arg_count(violation.syscall).value_or(6);
   violation.args.assign(request->data.args, request->data.args + count);
   violation.pid = jail_pid(static_cast<int>(request->pid), request->id);
-  violation.action = action_name(action_);
+  violation.action = plan::to_string(action_);
 
-  if (action_ == policy::SeccompAction::kill) {
+  if (action_ == plan::FilterAction::kill) {
     // Never answered: the refused call must not return into the jail. The caller kills it.
     record(std::move(violation));
     return Event::kill_jail;
@@ -116,7 +107,7 @@ Result<Listener::Event> Listener::handle_one() {
   std::fill(response_.begin(), response_.end(), 0);
   auto* response = reinterpret_cast<seccomp_notif_resp*>(response_.data());
   response->id = request->id;
-  if (action_ == policy::SeccompAction::log) {
+  if (action_ == plan::FilterAction::log) {
     // Only calls outside the allowlist arrive in log mode: the always-denied ones and the
     // forbidden arguments get a kernel errno from the filter and never reach a listener.
     response->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
@@ -138,7 +129,7 @@ int Listener::jail_pid(int host_pid, uint64_t id) const {
   return innermost_pid(*status);
 }
 
-void Listener::record(report::Violation violation) {
+void Listener::record(Violation violation) {
   auto key = std::make_tuple(violation.syscall, violation.nr, violation.pid);
   if (auto it = index_.find(key); it != index_.end()) {
     ++violations_[it->second].count;

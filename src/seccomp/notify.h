@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "base/error.h"
-#include "policy/model.h"
-#include "report/report.h"
+#include "plan/plan.h"
+#include "seccomp/violation.h"
 #include "sys/fd.h"
 
 namespace aj::seccomp {
@@ -39,7 +39,7 @@ class Listener {
   };
 
   // `action` and `errno_value` are the policy's seccomp.default_action and seccomp.errno.
-  Listener(sys::UniqueFd fd, policy::SeccompAction action, int errno_value);
+  Listener(sys::UniqueFd fd, plan::FilterAction action, int errno_value);
 
   int fd() const { return fd_.get(); }
   // Reads at most one notification, answers it (errno: fails the call with errno_value; log:
@@ -50,20 +50,20 @@ class Listener {
   // takes), pid inside the jail (0 when the task was gone before it could be named), action,
   // and how many refusals of that call by that pid were folded into the entry (the action is fixed;
   // the arguments are the first refusal's: most are pointers, so they are not compared).
-  const std::vector<report::Violation>& violations() const { return violations_; }
+  const std::vector<Violation>& violations() const { return violations_; }
   // Refusals not listed because kMaxViolations distinct entries were already kept.
   uint64_t dropped() const { return dropped_; }
 
  private:
   int jail_pid(int host_pid, uint64_t id) const;
-  void record(report::Violation violation);
+  void record(Violation violation);
 
   sys::UniqueFd fd_;
-  policy::SeccompAction action_;
+  plan::FilterAction action_;
   int errno_value_;
   std::vector<unsigned char> request_;   // sized by SECCOMP_GET_NOTIF_SIZES: the kernel's struct may be larger
   std::vector<unsigned char> response_;
-  std::vector<report::Violation> violations_;
+  std::vector<Violation> violations_;
   std::map<std::tuple<std::string, int, int>, size_t> index_;  // (syscall, nr, pid) -> violations_ entry
   uint64_t dropped_ = 0;
 };

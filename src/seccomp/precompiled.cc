@@ -15,7 +15,7 @@ std::string runtime_libseccomp() {
 
 }  // namespace
 
-Result<Filter> filter_for(const FilterSpec& spec, bool* precompiled) {
+Result<Filter> filter_for(const SeccompSpec& spec, bool* precompiled) {
   if (precompiled) *precompiled = false;
   static const bool same_libseccomp = runtime_libseccomp() == precompiled_with_libseccomp();
   if (!same_libseccomp) return compile(spec);

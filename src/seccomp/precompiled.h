@@ -2,7 +2,7 @@
 // rules into BPF, a quarter of a jail's whole start; the built-in policies'
 // filters (each network mode, with and without a notify listener) are compiled once by
 // src/build_tools/filtergen.cc while agentjail is built and linked into it. The same libseccomp
-// and the same FilterSpec give the same program, so a run of a built-in policy loads its filter
+// and the same SeccompSpec give the same program, so a run of a built-in policy loads its filter
 // instead of compiling it. Any other spec, or another libseccomp at run time, compiles as before.
 #pragma once
 
@@ -31,6 +31,6 @@ std::string_view precompiled_with_libseccomp();
 
 // The filter for `spec`: the build's copy when its digest is in the table, else compile(spec).
 // `*precompiled` (optional) says which it was.
-Result<Filter> filter_for(const FilterSpec& spec, bool* precompiled = nullptr);
+Result<Filter> filter_for(const SeccompSpec& spec, bool* precompiled = nullptr);
 
 }  // namespace aj::seccomp

@@ -1,5 +1,6 @@
-// From FilterSpec to libseccomp rules: which calls are allowed, with which arguments, and what
-// every refusal does. The SPEC §6 hardening lives here.
+// From SeccompSpec to libseccomp rules: which calls are allowed, with which arguments, and what
+// every refusal does. The refusals every policy gets (agentjail-policy(5), "Calls treated the
+// same whatever the policy says") live here.
 #include "seccomp/rules.h"
 
 #include <fcntl.h>
@@ -98,7 +99,7 @@ std::vector<std::vector<scmp_arg_cmp>> each_pattern(unsigned arg, std::span<cons
 // The argument conditions under which an argument-checked call is harmless (`allowed`), or
 // harmful (!allowed). Each inner vector is one rule; the two lists never overlap, so the
 // order libseccomp evaluates them in cannot matter.
-std::vector<std::vector<scmp_arg_cmp>> argument_patterns(std::string_view name, const FilterSpec& spec,
+std::vector<std::vector<scmp_arg_cmp>> argument_patterns(std::string_view name, const SeccompSpec& spec,
                                                          bool allowed) {
   std::vector<std::vector<scmp_arg_cmp>> out;
   if (name == "clone") {
@@ -243,10 +244,10 @@ std::vector<Pattern> complement32(std::span<const uint32_t> values) {
   return out;
 }
 
-std::vector<uint32_t> socket_families(policy::NetworkMode mode) {
+std::vector<uint32_t> socket_families(plan::NetworkMode mode) {
   // AF_UNIX always: asyncio, multiprocessing and syslog use it; unix sockets reach only what
   // the mounts show, and abstract ones are scoped to the jail's network namespace.
-  if (mode == policy::NetworkMode::none) return {AF_UNIX};
+  if (mode == plan::NetworkMode::none) return {AF_UNIX};
   // NETLINK_ROUTE: getifaddrs() and getaddrinfo(AI_ADDRCONFIG) list interfaces with it (Python,
   // Node). Reading is harmless; changing links or routes needs CAP_NET_ADMIN over the network
   // namespace, which the jail never has over the host's (mode host) and which is useless in its
@@ -254,7 +255,7 @@ std::vector<uint32_t> socket_families(policy::NetworkMode mode) {
   return {AF_UNIX, AF_INET, AF_INET6, AF_NETLINK};
 }
 
-Result<RuleSet> build_rules(const FilterSpec& spec) {
+Result<RuleSet> build_rules(const SeccompSpec& spec) {
   if (spec.errno_value < 1 || spec.errno_value > 4095)
     return fail(EINVAL, fmt::format("seccomp.errno: {} is not an errno value (1-4095)", spec.errno_value));
 
@@ -272,15 +273,15 @@ Result<RuleSet> build_rules(const FilterSpec& spec) {
   RuleSet set;
   const uint32_t errno_refusal = errno_action(spec.errno_value);
   switch (spec.default_action) {
-    case policy::SeccompAction::errno_:
+    case plan::FilterAction::errno_:
       set.refusal = spec.notify ? SCMP_ACT_NOTIFY : errno_refusal;
       set.default_action = set.refusal;
       break;
-    case policy::SeccompAction::kill:
+    case plan::FilterAction::kill:
       set.refusal = spec.notify ? SCMP_ACT_NOTIFY : SCMP_ACT_KILL_PROCESS;
       set.default_action = set.refusal;
       break;
-    case policy::SeccompAction::log:
+    case plan::FilterAction::log:
       // The listener answers "log" notifications by letting the call run, so the calls that
       // must fail whatever happens get a plain errno from the kernel instead.
       set.refusal = errno_refusal;

@@ -27,9 +27,9 @@ struct RuleSet {
   std::vector<Rule> rules;
 };
 
-// Pure: FilterSpec -> rules. Resolves names and sets, applies deny, adds the jail's own calls
+// Pure: SeccompSpec -> rules. Resolves names and sets, applies deny, adds the jail's own calls
 // and the argument checks. Errors name the offending allow/deny entry.
-Result<RuleSet> build_rules(const FilterSpec& spec);
+Result<RuleSet> build_rules(const SeccompSpec& spec);
 
 // A 32-bit pattern: x matches when (x & mask) == value.
 struct Pattern {
@@ -42,6 +42,6 @@ struct Pattern {
 std::vector<Pattern> complement32(std::span<const uint32_t> values);
 
 // The socket() address families network.mode allows (AF_NETLINK means NETLINK_ROUTE only).
-std::vector<uint32_t> socket_families(policy::NetworkMode mode);
+std::vector<uint32_t> socket_families(plan::NetworkMode mode);
 
 }  // namespace aj::seccomp::detail

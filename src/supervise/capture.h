@@ -6,10 +6,16 @@
 #include <string>
 
 #include "base/error.h"
-#include "report/report.h"
 #include "sys/fd.h"
 
 namespace aj::supervise {
+
+// One captured stream (--json mode).
+struct Capture {
+  std::string kept;        // the first limits.output bytes, as produced
+  uint64_t total = 0;      // bytes the command wrote in all
+  bool truncated() const { return total > kept.size(); }
+};
 
 class BoundedCapture {
  public:
@@ -18,12 +24,12 @@ class BoundedCapture {
   bool open() const { return fd_.valid(); }
   // Reads what is available (the fd is non-blocking); closes it at EOF.
   Status drain();
-  const report::Capture& result() const { return capture_; }
+  const Capture& result() const { return capture_; }
 
  private:
   sys::UniqueFd fd_;
   uint64_t cap_;
-  report::Capture capture_;
+  Capture capture_;
 };
 
 }  // namespace aj::supervise

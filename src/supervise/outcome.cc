@@ -3,9 +3,11 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include "sys/process.h"
+
 namespace aj::supervise {
 
-using report::Status;
+using Status = RunStatus;
 
 Outcome classify(const Observed& o) {
   if (o.setup_error) return {Status::setup_error, std::nullopt, std::nullopt, o.setup_error};
@@ -13,7 +15,7 @@ Outcome classify(const Observed& o) {
   // the consequence of our SIGKILL.
   if (o.interrupted_by)
     return {Status::signal, std::nullopt, o.interrupted_by,
-            "agentjail received " + report::signal_name(*o.interrupted_by) + "; the jail was killed"};
+            "agentjail received " + sys::signal_name(*o.interrupted_by) + "; the jail was killed"};
   if (o.timed_out) return {Status::timeout, std::nullopt, SIGKILL, std::nullopt};
   if (o.cpu_exceeded) return {Status::cpu_limit, std::nullopt, SIGKILL, std::nullopt};
   if (o.seccomp_kill) return {Status::seccomp, std::nullopt, SIGSYS, std::nullopt};
@@ -34,7 +36,7 @@ Outcome classify(const Observed& o) {
     const bool cpu_spent = o.cpu_used_ms && o.cpu_limit_ms && *o.cpu_used_ms >= static_cast<double>(*o.cpu_limit_ms);
     if (sig == SIGKILL && o.oom_killed) return {Status::memory_limit, std::nullopt, sig, std::nullopt};
     if (sig == SIGXCPU || (sig == SIGKILL && cpu_spent)) return {Status::cpu_limit, std::nullopt, sig, std::nullopt};
-    if (sig == SIGSYS && o.seccomp_action == policy::SeccompAction::kill)
+    if (sig == SIGSYS && o.seccomp_action == plan::FilterAction::kill)
       return {Status::seccomp, std::nullopt, sig, std::nullopt};
     if (o.pids_max_hit) return {Status::pids_limit, std::nullopt, sig, std::nullopt};
     return {Status::signal, std::nullopt, sig, std::nullopt};

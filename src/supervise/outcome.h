@@ -4,10 +4,12 @@
 #include <optional>
 #include <string>
 
-#include "policy/model.h"
-#include "report/report.h"
+#include "plan/plan.h"
 
 namespace aj::supervise {
+
+// The run's status, as the report's "status" names it.
+enum class RunStatus { ok, exit, signal, timeout, cpu_limit, memory_limit, pids_limit, seccomp, setup_error };
 
 struct Observed {
   std::optional<std::string> setup_error;  // "step: message: errno text"
@@ -22,11 +24,11 @@ struct Observed {
   bool pids_max_hit = false;               // the cgroup refused a fork at pids.max
   std::optional<double> cpu_used_ms;       // user + system of the whole jail, when known
   std::optional<uint64_t> cpu_limit_ms;
-  policy::SeccompAction seccomp_action = policy::SeccompAction::errno_;
+  plan::FilterAction seccomp_action = plan::FilterAction::errno_;
 };
 
 struct Outcome {
-  report::Status status = report::Status::setup_error;
+  RunStatus status = RunStatus::setup_error;
   std::optional<int> exit_code;
   std::optional<int> signal;
   std::optional<std::string> error;

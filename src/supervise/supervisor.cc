@@ -19,15 +19,15 @@ namespace {
 
 constexpr int kCpuPollMs = 50;  // how often the whole-jail cpu_time is checked
 
-sys::UniqueFd timer_after_ms(uint64_t ms, bool repeat) {
+Result<sys::UniqueFd> timer_after_ms(uint64_t ms, bool repeat) {
   sys::UniqueFd fd(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
-  if (!fd) return fd;
+  if (!fd) return fail_errno("timerfd_create");
   itimerspec spec{};
   spec.it_value.tv_sec = static_cast<time_t>(ms / 1000);
   spec.it_value.tv_nsec = static_cast<long>((ms % 1000) * 1000000);
   if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
   if (repeat) spec.it_interval = spec.it_value;
-  ::timerfd_settime(fd.get(), 0, &spec, nullptr);
+  if (::timerfd_settime(fd.get(), 0, &spec, nullptr) != 0) return fail_errno("timerfd_settime");
   return fd;
 }
 
@@ -47,13 +47,14 @@ class Loop {
   explicit Loop(Inputs& in) : in_(in) {}
 
   Supervised run() {
-    const auto& plan = in_.plan;
-    if (plan.wall_time_ms) {
+    const Limits& limits = in_.plan.limits;
+    if (limits.wall_time_ms) {
       // The wall clock started at clone; setup time counts against the limit too.
-      double left = static_cast<double>(*plan.wall_time_ms) - (sys::monotonic_ms() - in_.started_ms);
-      wall_timer_ = timer_after_ms(static_cast<uint64_t>(std::max(1.0, left)), false);
+      double left = static_cast<double>(*limits.wall_time_ms) - (sys::monotonic_ms() - in_.started_ms);
+      arm(wall_timer_, static_cast<uint64_t>(std::max(1.0, left)), false, "limits.wall_time");
     }
-    if (plan.cpu_time_ms && in_.cgroup && plan.cgroup.cpu_time) cpu_timer_ = timer_after_ms(kCpuPollMs, true);
+    if (limits.cpu_time_ms && in_.cgroup && in_.plan.cgroup.cpu_time)
+      arm(cpu_timer_, kCpuPollMs, true, "limits.cpu_time");
 
     while (!finished()) {
       std::vector<pollfd> fds;
@@ -92,6 +93,18 @@ class Loop {
   }
 
  private:
+  // A limit we cannot time is not a limit: without its timer the jail does not run at all.
+  void arm(sys::UniqueFd& timer, uint64_t ms, bool repeat, const char* limit) {
+    auto fd = timer_after_ms(ms, repeat);
+    if (fd) {
+      timer = std::move(*fd);
+      return;
+    }
+    if (!result_.observed.setup_error)
+      result_.observed.setup_error = std::string(limit) + ": cannot arm its timer: " + fd.error().what();
+    kill_jail();
+  }
+
   static bool capture_open(std::optional<BoundedCapture>* capture) { return capture && *capture && (*capture)->open(); }
 
   // Done when pid 1 is reaped (so every jailed process is gone), the socket is at EOF and
@@ -178,7 +191,14 @@ class Loop {
   void on_cpu_timer() {
     consume_timer(cpu_timer_.get());
     auto used = in_.cgroup->cpu_ms();
-    if (!used || *used < static_cast<double>(*in_.plan.cpu_time_ms)) return;
+    if (!used) {
+      // Said, not hidden: from here on only the wall clock bounds the run.
+      cpu_timer_.reset();
+      result_.warnings.push_back("limits.cpu_time: the jail cgroup's CPU time could not be read; the limit was not "
+                                 "enforced after that");
+      return;
+    }
+    if (*used < static_cast<double>(*in_.plan.limits.cpu_time_ms)) return;
     cpu_timer_.reset();
     if (result_.observed.command_status) return;
     result_.observed.cpu_exceeded = true;
@@ -193,7 +213,10 @@ class Loop {
     if (--notify_budget_ > 0) return;
     // Out of budget: stop watching the listener until the refill; the callers wait meanwhile.
     result_.notifications_throttled = true;
-    notify_refill_ = timer_after_ms(kNotifyRefillMs, false);
+    // Without the refill timer the listener would never be watched again and the callers would
+    // hang until wall_time: answer at full speed instead.
+    if (auto timer = timer_after_ms(kNotifyRefillMs, false)) notify_refill_ = std::move(*timer);
+    else notify_budget_ = kNotifyPerRefill;
   }
 
   void on_notify_refill() {

@@ -3,12 +3,13 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "cgroup/cgroup.h"
 #include "jail/spawn.h"
 #include "plan/plan.h"
-#include "report/report.h"
+#include "seccomp/violation.h"
 #include "supervise/capture.h"
 #include "supervise/outcome.h"
 #include "sys/process.h"
@@ -29,9 +30,10 @@ struct Supervised {
   Observed observed;
   sys::WaitResult init_wait;  // rusage of the whole jail (every process pid 1 reaped)
   double wall_ms = 0;
-  std::vector<report::Violation> violations;
+  std::vector<seccomp::Violation> violations;
   uint64_t violations_dropped = 0;
   bool notifications_throttled = false;  // refused calls came faster than the listener answers them
+  std::vector<std::string> warnings;     // what the supervisor could not enforce during the run
 };
 
 // Refused calls cost the supervisor, outside the jail's cgroup, some 20 times what they cost

@@ -90,4 +90,9 @@ void overwrite_argv(const char* title) {
   std::strncpy(g_argv_begin, title, room - 1);  // always NUL-terminated: room - 1 at most
 }
 
+std::string signal_name(int signal) {
+  if (const char* abbrev = sigabbrev_np(signal)) return std::string("SIG") + abbrev;
+  return "SIG" + std::to_string(signal);
+}
+
 }  // namespace aj::sys

@@ -6,11 +6,15 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <string>
 
 #include "base/error.h"
 #include "sys/fd.h"
 
 namespace aj::sys {
+
+// "SIGKILL" for 9; "SIG42" for numbers without a name.
+std::string signal_name(int signal);
 
 // clone3(flags | CLONE_PIDFD, exit_signal SIGCHLD[, cgroup]) used like fork(): returns 0 in
 // the child and the child's pid in the parent, with its pidfd in *pidfd. cgroup_fd >= 0 adds

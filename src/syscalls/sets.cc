@@ -177,7 +177,7 @@ constexpr std::array kSets = {
 };
 
 // Kernel interfaces a jailed program never needs and that have been the way out of sandboxes
-// or into the kernel, refused whatever the policy allows (SPEC §6).
+// or into the kernel, refused whatever the policy allows (agentjail-policy(5), "Calls treated the same whatever the policy says").
 constexpr std::array kAlwaysDenied = {
     SpecialCall{"unshare", "new namespaces would undo the jail's and expose more kernel code"},
     SpecialCall{"setns", "joining another namespace"},

@@ -21,11 +21,11 @@ report::Report sample_report() {
   r.policy_source = "builtin:python";
   r.policy_sha256 = std::string(64, 'a');
   r.command = {"python3", "-c", "print('a\nb')"};
-  r.status = report::Status::ok;
+  r.status = report::RunStatus::ok;
   r.exit_code = 0;
   r.started_at = "2026-11-22T10:00:00.000Z";
-  r.stdout_capture = report::Capture{"SECRET-OUTPUT", 13};
-  r.stderr_capture = report::Capture{"SECRET-ERROR", 12};
+  r.stdout_capture = supervise::Capture{"SECRET-OUTPUT", 13};
+  r.stderr_capture = supervise::Capture{"SECRET-ERROR", 12};
   return r;
 }
 

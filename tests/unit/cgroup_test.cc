@@ -1,4 +1,4 @@
-// cgroup: decide() for every host shape, the cgroupfs parsers and names; as root, a real
+// cgroup: plan::decide_cgroup() for every host shape, the cgroupfs parsers and names; as root, a real
 // JailCgroup below our own cgroup (skipped otherwise).
 #include <doctest/doctest.h>
 #include <fcntl.h>
@@ -15,16 +15,17 @@
 #include <sstream>
 
 #include "cgroup/cgroup.h"
-#include "cgroup/files.h"
+#include "cgroup/parse.h"
 #include "host/host.h"
+#include "plan/build.h"
 #include "skip.h"
 
 using namespace aj;
 
 namespace {
 
-policy::Limits all_limits() {
-  policy::Limits limits;
+Limits all_limits() {
+  Limits limits;
   limits.memory_bytes = 256ull << 20;
   limits.pids = 64;
   limits.cpus = 1.5;
@@ -103,8 +104,8 @@ bool mentions(const std::vector<std::string>& lines, const std::string& what) {
 }  // namespace
 
 TEST_CASE("decide: delegated cgroup v2 enforces every limit, with no warning") {
-  auto e = cgroup::decide(all_limits(), v2_delegated());
-  CHECK(e.kind == cgroup::Kind::v2);
+  auto e = plan::decide_cgroup(all_limits(), v2_delegated());
+  CHECK(e.kind == plan::CgroupKind::v2);
   CHECK(e.memory);
   CHECK(e.memory_swap);
   CHECK(e.pids);
@@ -115,12 +116,12 @@ TEST_CASE("decide: delegated cgroup v2 enforces every limit, with no warning") {
   CHECK(e.controllers == std::vector<std::string>{"memory", "pids", "cpu"});
   CHECK(e.warnings.empty());
   CHECK(e.notes.empty());
-  CHECK(std::string(cgroup::to_string(e.kind)) == "v2");
+  CHECK(std::string(plan::to_string(e.kind)) == "v2");
 }
 
 TEST_CASE("decide: cgroup v2 without controllers keeps cpu_time, falls back to rlimits and says why") {
-  auto e = cgroup::decide(all_limits(), v2_without_controllers());
-  CHECK(e.kind == cgroup::Kind::v2);
+  auto e = plan::decide_cgroup(all_limits(), v2_without_controllers());
+  CHECK(e.kind == plan::CgroupKind::v2);
   CHECK(e.cpu_time);  // cpu.stat exists in every cgroup
   CHECK_FALSE(e.memory);
   CHECK_FALSE(e.pids);
@@ -137,8 +138,8 @@ TEST_CASE("decide: cgroup v2 without controllers keeps cpu_time, falls back to r
 }
 
 TEST_CASE("decide: hybrid host as root uses cgroup v1 for everything") {
-  auto e = cgroup::decide(all_limits(), hybrid(true));
-  CHECK(e.kind == cgroup::Kind::v1);
+  auto e = plan::decide_cgroup(all_limits(), hybrid(true));
+  CHECK(e.kind == plan::CgroupKind::v1);
   CHECK(e.memory);
   CHECK(e.memory_swap);
   CHECK(e.pids);
@@ -151,15 +152,15 @@ TEST_CASE("decide: hybrid host as root uses cgroup v1 for everything") {
 TEST_CASE("decide: cgroup v1 only") {
   auto limits = all_limits();
   limits.cpus.reset();
-  auto e = cgroup::decide(limits, v1_only());
-  CHECK(e.kind == cgroup::Kind::v1);
+  auto e = plan::decide_cgroup(limits, v1_only());
+  CHECK(e.kind == plan::CgroupKind::v1);
   CHECK(e.controllers == std::vector<std::string>{"memory", "pids", "cpuacct"});  // no cpu without a quota
   CHECK(e.warnings.empty());
 }
 
 TEST_CASE("decide: nothing usable: every limit falls back, each warning says why") {
-  auto e = cgroup::decide(all_limits(), nothing());
-  CHECK(e.kind == cgroup::Kind::none);
+  auto e = plan::decide_cgroup(all_limits(), nothing());
+  CHECK(e.kind == plan::CgroupKind::none);
   CHECK(e.rlimit_as);
   CHECK(e.rlimit_nproc);
   CHECK_FALSE(e.cpu_time);
@@ -175,34 +176,34 @@ TEST_CASE("decide: RLIMIT_NPROC before 5.14 is said to count the whole host user
   auto h = nothing();
   h.kernel_major = 5;
   h.kernel_minor = 10;
-  auto e = cgroup::decide(all_limits(), h);
+  auto e = plan::decide_cgroup(all_limits(), h);
   CHECK(mentions(e.warnings, "every process of the jail's host user"));
 }
 
 TEST_CASE("decide: unlimited limits need nothing and warn about nothing") {
-  policy::Limits limits;
+  Limits limits;
   limits.memory_bytes.reset();
   limits.pids.reset();
   limits.cpus.reset();
   limits.cpu_time_ms.reset();
-  auto e = cgroup::decide(limits, nothing());
+  auto e = plan::decide_cgroup(limits, nothing());
   CHECK(e.warnings.empty());
   CHECK_FALSE(e.rlimit_as);
   CHECK_FALSE(e.rlimit_nproc);
   // ... and a usable cgroup is still used, for the report's usage figures.
-  auto v2 = cgroup::decide(limits, v2_delegated());
-  CHECK(v2.kind == cgroup::Kind::v2);
+  auto v2 = plan::decide_cgroup(limits, v2_delegated());
+  CHECK(v2.kind == plan::CgroupKind::v2);
   CHECK(v2.controllers == std::vector<std::string>{"memory", "pids"});
 }
 
 TEST_CASE("decide: swap without swap accounting is a warning; no swap, no warning") {
   auto h = v2_delegated();
   h.cgroup_v2.swap_accounting = false;
-  auto quiet = cgroup::decide(all_limits(), h);
+  auto quiet = plan::decide_cgroup(all_limits(), h);
   CHECK_FALSE(quiet.memory_swap);
   CHECK(quiet.warnings.empty());
   h.swap_total_bytes = 1ull << 30;
-  auto e = cgroup::decide(all_limits(), h);
+  auto e = plan::decide_cgroup(all_limits(), h);
   REQUIRE(e.warnings.size() == 1);
   CHECK(mentions(e.warnings, "up to 1GiB of swap"));
 }
@@ -210,16 +211,16 @@ TEST_CASE("decide: swap without swap accounting is a warning; no swap, no warnin
 TEST_CASE("decide: v2 is preferred when it does as much as v1, v1 when it does more") {
   auto h = hybrid(true);
   h.cgroup_v2.delegated = {"memory", "pids", "cpu"};
-  CHECK(cgroup::decide(all_limits(), h).kind == cgroup::Kind::v2);
+  CHECK(plan::decide_cgroup(all_limits(), h).kind == plan::CgroupKind::v2);
   h.cgroup_v2.delegated = {"memory"};
-  CHECK(cgroup::decide(all_limits(), h).kind == cgroup::Kind::v1);
+  CHECK(plan::decide_cgroup(all_limits(), h).kind == plan::CgroupKind::v1);
 }
 
 TEST_CASE("decide: kernel without memory.peak is noted, not warned") {
   auto h = v2_delegated();
   h.memory_peak = false;
   h.kernel = "5.15.0";
-  auto e = cgroup::decide(all_limits(), h);
+  auto e = plan::decide_cgroup(all_limits(), h);
   CHECK(e.warnings.empty());
   CHECK(mentions(e.notes, "kernel 5.15.0 has no memory.peak"));
 }
@@ -256,9 +257,9 @@ TEST_CASE("our directory names carry the owner pid; other names are never ours")
 }
 
 TEST_CASE("cpu quota: 100 ms period, at least 1 ms of quota") {
-  CHECK(cgroup::cpu_max(1.5) == "150000 100000");
-  CHECK(cgroup::cpu_max(0.001) == "1000 100000");
-  CHECK(cgroup::cpu_quota(2).quota_us == 200000);
+  CHECK(cgroup::cpu_max(plan::cpu_quota(1.5)) == "150000 100000");
+  CHECK(cgroup::cpu_max(plan::cpu_quota(0.001)) == "1000 100000");
+  CHECK(plan::cpu_quota(2).quota_us == 200000);
 }
 
 // ---- As root only: a real cgroup below our own, a child of ours in it, and nothing left after.
@@ -317,11 +318,11 @@ void reap_everything() {
 TEST_CASE("JailCgroup (root): limits written, usage read, kill_all and removal") {
   if (::geteuid() != 0) SKIP_TEST("needs root");
   const host::Host host = host::probe();
-  policy::Limits limits = all_limits();
+  Limits limits = all_limits();
   limits.memory_bytes = 128ull << 20;
   limits.pids = 8;
-  const auto enforcement = cgroup::decide(limits, host);
-  if (enforcement.kind == cgroup::Kind::none || !enforcement.pids || !enforcement.memory) {
+  const auto enforcement = plan::decide_cgroup(limits, host);
+  if (enforcement.kind == plan::CgroupKind::none || !enforcement.pids || !enforcement.memory) {
     SKIP_TEST("no cgroup with the memory and pids controllers can be created here");
   }
   // Grandchildren are re-parented to us, so we can reap them after the kill.
@@ -337,7 +338,7 @@ TEST_CASE("JailCgroup (root): limits written, usage read, kill_all and removal")
       CHECK(exists(path));
       CHECK(path.find("/agentjail-" + std::to_string(::getpid()) + "-feedfacecafe") != std::string::npos);
     }
-    if (cg.kind() == cgroup::Kind::v2) {
+    if (cg.kind() == plan::CgroupKind::v2) {
       CHECK(slurp(paths[0] + "/memory.max") == "134217728\n");
       CHECK(slurp(paths[0] + "/pids.max") == "8\n");
       CHECK(slurp(paths[0] + "/cpu.max") == "150000 100000\n");
@@ -390,8 +391,8 @@ TEST_CASE("JailCgroup (root): limits written, usage read, kill_all and removal")
 TEST_CASE("JailCgroup (root): the destructor kills what is left and removes the directory") {
   if (::geteuid() != 0) SKIP_TEST("needs root");
   const host::Host host = host::probe();
-  const auto enforcement = cgroup::decide(all_limits(), host);
-  if (enforcement.kind == cgroup::Kind::none) SKIP_TEST("no cgroup (v2 or v1) can be created here");
+  const auto enforcement = plan::decide_cgroup(all_limits(), host);
+  if (enforcement.kind == plan::CgroupKind::none) SKIP_TEST("no cgroup (v2 or v1) can be created here");
   pid_t child = -1;
   std::vector<std::string> paths;
   {

@@ -1,4 +1,4 @@
-#include "plan/plan.h"
+#include "plan/build.h"
 
 #include <doctest/doctest.h>
 #include <sched.h>

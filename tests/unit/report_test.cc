@@ -1,4 +1,5 @@
 #include "report/report.h"
+#include "sys/process.h"
 
 #include <doctest/doctest.h>
 #include <signal.h>
@@ -14,8 +15,7 @@
 #endif
 
 using namespace aj;
-// aj::Status (base/error.h) is the success-or-Error type; the report's status is this one.
-using RunStatus = report::Status;
+using report::RunStatus;  // not aj::Status (base/error.h), the success-or-Error type
 
 namespace {
 int exited(int code) { return code << 8; }
@@ -65,9 +65,9 @@ TEST_CASE("outcome: pids_limit only when the command then failed") {
 TEST_CASE("outcome: seccomp kill") {
   supervise::Observed o;
   o.command_status = killed(SIGSYS);
-  o.seccomp_action = policy::SeccompAction::kill;
+  o.seccomp_action = plan::FilterAction::kill;
   CHECK(supervise::classify(o).status == RunStatus::seccomp);
-  o.seccomp_action = policy::SeccompAction::errno_;
+  o.seccomp_action = plan::FilterAction::errno_;
   CHECK(supervise::classify(o).status == RunStatus::signal);
 }
 
@@ -129,7 +129,7 @@ TEST_CASE("report JSON has every field, null where it does not apply") {
   CHECK(j["status"] == "setup_error");
   CHECK(j["limits"]["memory_bytes"].is_null());
   CHECK_FALSE(j.contains("stdout"));
-  r.stdout_capture = report::Capture{"hi", 10};
+  r.stdout_capture = supervise::Capture{"hi", 10};
   j = report::to_json(r);
   CHECK(j["stdout"] == "hi");
   CHECK(j["stdout_bytes"] == 10);
@@ -138,8 +138,8 @@ TEST_CASE("report JSON has every field, null where it does not apply") {
 }
 
 TEST_CASE("signal names") {
-  CHECK(report::signal_name(SIGKILL) == "SIGKILL");
-  CHECK(report::signal_name(SIGSYS) == "SIGSYS");
+  CHECK(sys::signal_name(SIGKILL) == "SIGKILL");
+  CHECK(sys::signal_name(SIGSYS) == "SIGSYS");
 }
 
 TEST_CASE("sanitize_utf8 replaces every invalid sequence") {

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <functional>
 #include <random>
 #include <set>
@@ -33,18 +34,18 @@
 #include "seccomp/notify.h"
 #include "seccomp/rules.h"
 #include "syscalls/sets.h"
-#include "seccomp/spec.h"
+#include "plan/build.h"
 #include "skip.h"
 
 using namespace aj;
-using policy::SeccompAction;
+using SeccompAction = plan::FilterAction;
 
 namespace {
 
 constexpr int kErrno = ENOMEDIUM;  // unusual on purpose: seeing it proves the filter answered
 
-seccomp::FilterSpec spec_with(SeccompAction action, std::vector<std::string> allow = {"@default"}) {
-  seccomp::FilterSpec spec;
+plan::SeccompSpec spec_with(SeccompAction action, std::vector<std::string> allow = {"@default"}) {
+  plan::SeccompSpec spec;
   spec.default_action = action;
   spec.errno_value = kErrno;
   spec.allow = std::move(allow);
@@ -76,7 +77,7 @@ Verdict run_filtered(const seccomp::Filter& filter, const std::function<long()>&
   return {WEXITSTATUS(status), 0};
 }
 
-seccomp::Filter compiled(const seccomp::FilterSpec& spec) {
+seccomp::Filter compiled(const plan::SeccompSpec& spec) {
   auto filter = seccomp::compile(spec);
   REQUIRE_MESSAGE(filter.has_value(), (filter ? "" : filter.error().what()));
   return *filter;
@@ -110,12 +111,12 @@ const char* mode_name(SeccompAction action) {
 struct Notified {
   Verdict verdict;
   pid_t pid = 0;
-  std::vector<report::Violation> violations;
+  std::vector<seccomp::Violation> violations;
   uint64_t dropped = 0;
   int kill_events = 0;
 };
 
-Notified run_notified(seccomp::FilterSpec spec, const std::function<long()>& call) {
+Notified run_notified(plan::SeccompSpec spec, const std::function<long()>& call) {
   int sv[2];
   REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
   spec.notify = true;
@@ -236,7 +237,7 @@ TEST_CASE("seccomp PFC starts with the architecture check") {
 }
 
 TEST_CASE("seccomp compile: bad specs are errors that name the entry") {
-  auto error_of = [](seccomp::FilterSpec spec) {
+  auto error_of = [](plan::SeccompSpec spec) {
     auto filter = seccomp::compile(spec);
     REQUIRE_FALSE(filter.has_value());
     CHECK(filter.error().code == EINVAL);
@@ -261,10 +262,10 @@ TEST_CASE("seccomp compile: every built-in policy, every action, with and withou
     INFO(builtin.name);
     REQUIRE(loaded.has_value());
     for (bool notify : {false, true})
-      for (auto action : kModes) {
+      for (auto action : {policy::SeccompAction::errno_, policy::SeccompAction::kill, policy::SeccompAction::log}) {
         auto policy = loaded->policy;
         policy.seccomp.default_action = action;
-        auto filter = seccomp::compile(seccomp::spec_for(policy, notify));
+        auto filter = seccomp::compile(plan::seccomp_spec(policy, notify));
         REQUIRE(filter.has_value());
         CHECK(filter->notify == notify);
         CHECK(filter->program.size() < 1024);
@@ -583,7 +584,7 @@ TEST_CASE("seccomp: every ioctl request near TIOCSTI gets the same verdict with 
 
 TEST_CASE("seccomp: socket families follow network.mode") {
   auto spec = spec_with(SeccompAction::errno_);
-  spec.network = policy::NetworkMode::loopback;
+  spec.network = plan::NetworkMode::loopback;
   auto filter = compiled(spec);
   for (int family : {AF_UNIX, AF_INET, AF_INET6}) {
     CAPTURE(family);
@@ -692,7 +693,7 @@ TEST_CASE("seccomp precompiled: the build's filters are what compile() makes now
         INFO(builtin.name, " network ", static_cast<int>(mode), " notify ", notify);
         auto policy = loaded->policy;
         policy.network.mode = mode;
-        const auto spec = seccomp::spec_for(policy, notify);
+        const auto spec = plan::seccomp_spec(policy, notify);
         bool precompiled = false;
         auto loaded_filter = seccomp::filter_for(spec, &precompiled);
         auto compiled = seccomp::compile(spec);

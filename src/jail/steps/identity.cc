@@ -12,7 +12,7 @@
 #include <string>
 
 #include "jail/steps/steps.h"
-#include "sys/file.h"
+#include "sys/files.h"
 
 namespace aj::jail::steps {
 namespace {
@@ -57,29 +57,21 @@ Status become_jail_user(ChildContext& ctx) {
   for (int cap = 0; cap <= CAP_LAST_CAP; ++cap) all[cap] = cap;
   cap_set_flag(caps.get(), CAP_EFFECTIVE, CAP_LAST_CAP + 1, all, CAP_SET);
   if (cap_set_proc(caps.get()) != 0) return fail_errno("raise effective capabilities");
-  // Changing credentials cleared the parent-death signal; set it again.
-  return die_with_parent(ctx);
+  return {};  // the credential change cleared the parent-death signal: the next step sets it again
 }
 
-Status limit_user_namespace(ChildContext&) {
-  // The /proc/sys/user limits are per user namespace, and ours is new: what we write binds the
-  // jail alone. inotify counts per user and is charged to the namespace's owner too (root,
-  // when root runs agentjail): left at the host's values, one jail could take root's every
-  // inotify instance. No nested user namespace either (seccomp already refuses them; without
-  // one the jail can create no other namespace, capability-less as it is).
-  struct Limit {
-    const char* path;
-    const char* value;
-  };
-  static constexpr Limit kLimits[] = {
-      {"/proc/sys/user/max_inotify_instances", "32"},
-      {"/proc/sys/user/max_inotify_watches", "8192"},
-      {"/proc/sys/user/max_user_namespaces", "0"},
-  };
-  for (const auto& limit : kLimits) {
+Status limit_user_namespace(ChildContext& ctx) {
+  for (const auto& limit : ctx.plan.userns_limits) {
     auto ok = sys::write_file(limit.path, limit.value);
     if (!ok && ok.error().code != ENOENT) return ok;  // ENOENT: this kernel has no such limit
   }
+  return {};
+}
+
+Status make_non_dumpable(ChildContext&) {
+  // Changing credentials made us dumpable again: the jailed command must not be able to
+  // ptrace pid 1 or open its /proc files (mem, fd/) while pid 1 still holds setup state.
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return fail_errno("PR_SET_DUMPABLE 0");
   return {};
 }
 

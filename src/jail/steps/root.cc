@@ -8,7 +8,7 @@
 #include <string>
 
 #include "jail/steps/steps.h"
-#include "sys/file.h"
+#include "sys/files.h"
 #include "sys/path.h"
 
 namespace aj::jail::steps {
@@ -18,24 +18,12 @@ using plan::MountKind;
 using plan::MountOp;
 using sys::UniqueFd;
 
-// Where the root tmpfs hangs in our private copy of the host's tree until pivot_root.
-constexpr const char* kStagingMountPoint = "/tmp";
-// A directory in the new root holding the files that `file` mounts and masks are bound
-// from; removed (the binds keep their inodes) before the jail's code runs.
-constexpr const char* kScratchDir = ".agentjail-setup";
-
 uint64_t attrs_for(const MountOp& op) {
   uint64_t attrs = MOUNT_ATTR_NOSUID;
   if (op.nodev) attrs |= MOUNT_ATTR_NODEV;
   if (op.noexec) attrs |= MOUNT_ATTR_NOEXEC;
   if (op.read_only) attrs |= MOUNT_ATTR_RDONLY;
   return attrs;
-}
-
-std::string octal(uint32_t mode) {
-  char buf[16];
-  snprintf(buf, sizeof buf, "%o", mode);
-  return buf;
 }
 
 Status set_attrs(int tree, uint64_t attrs, bool recursive) {
@@ -61,14 +49,16 @@ Status bind_tree(int source, int target, uint64_t attrs) {
   return attach(tree.get(), target);
 }
 
-// A new filesystem instance: fsopen, string options, create, fsmount with `attrs`.
-Result<UniqueFd> new_fs(const char* type, std::initializer_list<std::pair<const char*, std::string>> options,
-                        uint64_t attrs) {
+using FsOptions = std::vector<std::pair<std::string, std::string>>;
+
+// A new filesystem instance: fsopen, string options (an empty value is a flag), create,
+// fsmount with `attrs`.
+Result<UniqueFd> new_fs(const char* type, const FsOptions& options, uint64_t attrs) {
   UniqueFd fs(::fsopen(type, FSOPEN_CLOEXEC));
   if (!fs) return fail_errno(std::string("fsopen ") + type);
   for (const auto& [key, value] : options) {
-    int rc = value.empty() ? ::fsconfig(fs.get(), FSCONFIG_SET_FLAG, key, nullptr, 0)
-                           : ::fsconfig(fs.get(), FSCONFIG_SET_STRING, key, value.c_str(), 0);
+    int rc = value.empty() ? ::fsconfig(fs.get(), FSCONFIG_SET_FLAG, key.c_str(), nullptr, 0)
+                           : ::fsconfig(fs.get(), FSCONFIG_SET_STRING, key.c_str(), value.c_str(), 0);
     if (rc != 0) return fail_errno(std::string("fsconfig ") + type + " " + key + "=" + value);
   }
   if (::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0)
@@ -104,8 +94,9 @@ Result<UniqueFd> mount_point(int root, const std::string& target, Node node) {
 }
 
 // Writes `content` to a new file in the scratch directory, for binding elsewhere.
-Result<UniqueFd> scratch_file(int root, size_t index, const std::string& content, uint32_t mode) {
-  auto dir = sys::make_dirs_in_root(root, kScratchDir);
+Result<UniqueFd> scratch_file(int root, const std::string& scratch_dir, size_t index, const std::string& content,
+                              uint32_t mode) {
+  auto dir = sys::make_dirs_in_root(root, scratch_dir);
   if (!dir) return std::unexpected(dir.error());
   std::string name = "f" + std::to_string(index);
   UniqueFd fd(::openat(dir->get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600));
@@ -117,8 +108,8 @@ Result<UniqueFd> scratch_file(int root, size_t index, const std::string& content
   return path;
 }
 
-Status remove_scratch(int root) {
-  auto dir = sys::open_in_root(root, kScratchDir, O_RDONLY | O_DIRECTORY);
+Status remove_scratch(int root, const std::string& scratch_dir) {
+  auto dir = sys::open_in_root(root, scratch_dir, O_RDONLY | O_DIRECTORY);
   if (!dir) return dir.error().code == ENOENT ? Status{} : Status(std::unexpected(dir.error()));
   for (size_t i = 0;; ++i) {
     std::string name = "f" + std::to_string(i);
@@ -129,7 +120,7 @@ Status remove_scratch(int root) {
   }
   auto root_dir = sys::open_in_root(root, "/", O_PATH | O_DIRECTORY);
   if (!root_dir) return std::unexpected(root_dir.error());
-  if (::unlinkat(root_dir->get(), kScratchDir, AT_REMOVEDIR) != 0) return fail_errno("remove scratch directory");
+  if (::unlinkat(root_dir->get(), scratch_dir.c_str(), AT_REMOVEDIR) != 0) return fail_errno("remove scratch directory");
   return {};
 }
 
@@ -149,18 +140,12 @@ struct Builder {
     return bind_tree(source, point->get(), attrs_for(op));
   }
 
-  Status fresh(const MountOp& op, const char* type, std::initializer_list<std::pair<const char*, std::string>> options) {
+  Status fresh(const MountOp& op, const char* type) {
     auto point = mount_point(root, op.target, Node::directory);
     if (!point) return std::unexpected(point.error());
-    auto mnt = new_fs(type, options, attrs_for(op));
+    auto mnt = new_fs(type, op.fs_options, attrs_for(op));
     if (!mnt) return std::unexpected(mnt.error());
     return attach(mnt->get(), point->get());
-  }
-
-  Status tmpfs(const MountOp& op) {
-    std::string size = op.size ? std::to_string(*op.size) : "";
-    if (op.size) return fresh(op, "tmpfs", {{"mode", octal(op.mode)}, {"size", size}});
-    return fresh(op, "tmpfs", {{"mode", octal(op.mode)}});
   }
 
   Status symlink(const MountOp& op) {
@@ -172,7 +157,7 @@ struct Builder {
   }
 
   Status file(const MountOp& op) {
-    auto content = scratch_file(root, scratch_files++, op.content, op.mode);
+    auto content = scratch_file(root, ctx.plan.scratch_dir, scratch_files++, op.content, op.mode);
     if (!content) return std::unexpected(content.error());
     auto point = mount_point(root, op.target, Node::file);
     if (!point) return std::unexpected(point.error());
@@ -189,14 +174,14 @@ struct Builder {
     const uint64_t attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
     if (S_ISDIR(st.st_mode)) {
       if (empty_dir) return bind_tree(empty_dir.get(), target->get(), attrs);
-      auto mnt = new_fs("tmpfs", {{"mode", "555"}, {"size", "4096"}}, attrs);
+      auto mnt = new_fs("tmpfs", op.fs_options, attrs);
       if (!mnt) return std::unexpected(mnt.error());
       if (auto ok = attach(mnt->get(), target->get()); !ok) return ok;
       empty_dir = std::move(*mnt);  // attached now, so open_tree may clone it
       return {};
     }
     if (!empty_file) {
-      auto empty = scratch_file(root, scratch_files++, "", 0444);
+      auto empty = scratch_file(root, ctx.plan.scratch_dir, scratch_files++, "", 0444);
       if (!empty) return std::unexpected(empty.error());
       empty_file = std::move(*empty);
     }
@@ -217,9 +202,9 @@ struct Builder {
   Status run(const MountOp& op, int source) {
     switch (op.kind) {
       case MountKind::bind: return bind(op, source);
-      case MountKind::tmpfs: return tmpfs(op);
-      case MountKind::proc: return fresh(op, "proc", {});
-      case MountKind::devpts: return fresh(op, "devpts", {{"newinstance", ""}, {"ptmxmode", "0666"}, {"mode", "0620"}});
+      case MountKind::tmpfs: return fresh(op, "tmpfs");
+      case MountKind::proc: return fresh(op, "proc");
+      case MountKind::devpts: return fresh(op, "devpts");
       case MountKind::symlink: return symlink(op);
       case MountKind::file: return file(op);
       case MountKind::mask: return mask(op);
@@ -249,8 +234,9 @@ Status build_root(ChildContext& ctx) {
   // The root itself: nosuid, nodev, and made read-only by pivot_root() once complete.
   auto root = new_fs("tmpfs", {{"mode", "755"}}, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
   if (!root) return std::unexpected(root.error().context("root tmpfs"));
-  if (::move_mount(root->get(), "", AT_FDCWD, kStagingMountPoint, MOVE_MOUNT_F_EMPTY_PATH) != 0)
-    return fail_errno(std::string("attach the new root at ") + kStagingMountPoint);
+  const std::string& staging = ctx.plan.staging_dir;
+  if (::move_mount(root->get(), "", AT_FDCWD, staging.c_str(), MOVE_MOUNT_F_EMPTY_PATH) != 0)
+    return fail_errno("attach the new root at " + staging);
   ctx.root_fd = root->release();
 
   Builder builder{ctx, ctx.root_fd};
@@ -268,7 +254,7 @@ Status build_root(ChildContext& ctx) {
       ctx.source_fds[i] = -1;
     }
   }
-  return remove_scratch(ctx.root_fd);
+  return remove_scratch(ctx.root_fd, ctx.plan.scratch_dir);
 }
 
 Status private_mounts(ChildContext&) {

@@ -1,19 +1,22 @@
-// cgroup::decide: which cgroup (if any) enforces which limit here, and what falls back to what.
-#include <algorithm>
+// decide_cgroup: which cgroup (if any) enforces which limit here, and what falls back to what.
 #include <fmt/format.h>
 
-#include "base/strings.h"
-#include "cgroup/cgroup.h"
+#include <algorithm>
+#include <cmath>
+
+#include "plan/build.h"
 #include "policy/units.h"
 
-namespace aj::cgroup {
+namespace aj::plan {
 namespace {
+
+constexpr uint64_t kCpuPeriodUs = 100'000;  // the kernel's default CFS period
 
 // What a backend can do for the policy's limits.
 struct Cover {
   bool usable = false;
   bool memory = false, pids = false, cpus = false, cpu_time = false;
-  int count(const policy::Limits& limits) const {
+  int count(const Limits& limits) const {
     return (limits.memory_bytes && memory) + (limits.pids && pids) + (limits.cpus && cpus) +
            (limits.cpu_time_ms && cpu_time);
   }
@@ -61,11 +64,11 @@ std::string v1_reason(const host::Host& host, const char* controller) {
 
 // Why the limit of `v2_controller` (`v1_controller` on cgroup v1) is not enforced by the
 // backend chosen.
-std::string reason(const host::Host& host, Kind kind, const char* v2_controller, const char* v1_controller) {
+std::string reason(const host::Host& host, CgroupKind kind, const char* v2_controller, const char* v1_controller) {
   switch (kind) {
-    case Kind::v2: return v2_reason(host, v2_controller);
-    case Kind::v1: return v1_reason(host, v1_controller);
-    case Kind::none: break;
+    case CgroupKind::v2: return v2_reason(host, v2_controller);
+    case CgroupKind::v1: return v1_reason(host, v1_controller);
+    case CgroupKind::none: break;
   }
   return "no usable cgroup (" + v2_reason(host, v2_controller) + "; " + v1_reason(host, v1_controller) + ")";
 }
@@ -74,45 +77,46 @@ std::string cpus_text(double cpus) { return fmt::format("{:g}", cpus); }
 
 }  // namespace
 
-const char* to_string(Kind kind) {
+const char* to_string(CgroupKind kind) {
   switch (kind) {
-    case Kind::none: return "none";
-    case Kind::v1: return "v1";
-    case Kind::v2: return "v2";
+    case CgroupKind::none: return "none";
+    case CgroupKind::v1: return "v1";
+    case CgroupKind::v2: return "v2";
   }
   return "none";
 }
 
-Enforcement decide(const policy::Limits& limits, const host::Host& host) {
-  Enforcement e;
+CgroupPlan decide_cgroup(const Limits& limits, const host::Host& host) {
+  CgroupPlan e;
   const Cover v2 = cover_v2(host), v1 = cover_v1(host);
   // cgroup v2 whenever it does at least as much as v1: one hierarchy, cgroup.kill, clone into
   // the cgroup. Never a mix of both: the report names one kind.
   Cover chosen;
   if (v2.usable && (!v1.usable || v2.count(limits) >= v1.count(limits))) {
-    e.kind = Kind::v2;
+    e.kind = CgroupKind::v2;
     chosen = v2;
   } else if (v1.usable) {
-    e.kind = Kind::v1;
+    e.kind = CgroupKind::v1;
     chosen = v1;
   }
 
   e.memory = limits.memory_bytes && chosen.memory;
   e.pids = limits.pids && chosen.pids;
   e.cpus = limits.cpus && chosen.cpus;
+  if (e.cpus) e.cpu_quota = cpu_quota(*limits.cpus);
   e.cpu_time = limits.cpu_time_ms && chosen.cpu_time;
   if (chosen.memory) e.controllers.push_back("memory");
   if (chosen.pids) e.controllers.push_back("pids");
   if (e.cpus) e.controllers.push_back("cpu");
-  if (e.kind == Kind::v1 && chosen.cpu_time) e.controllers.push_back("cpuacct");
+  if (e.kind == CgroupKind::v1 && chosen.cpu_time) e.controllers.push_back("cpuacct");
 
   if (e.memory) {
-    e.memory_swap = e.kind == Kind::v2 ? host.cgroup_v2.swap_accounting : host.cgroup_v1.at("memory").memsw;
+    e.memory_swap = e.kind == CgroupKind::v2 ? host.cgroup_v2.swap_accounting : host.cgroup_v1.at("memory").memsw;
     if (!e.memory_swap && host.swap_total_bytes > 0)
       e.warnings.push_back(fmt::format(
           "limits.memory ({}): swap is not accounted in this cgroup ({}), so the jail may also use up to {} of swap",
           policy::format_size(*limits.memory_bytes),
-          e.kind == Kind::v2 ? "no memory.swap.max: swap accounting is off" : "no memory.memsw.*",
+          e.kind == CgroupKind::v2 ? "no memory.swap.max: swap accounting is off" : "no memory.memsw.*",
           policy::format_size(host.swap_total_bytes)));
   } else if (limits.memory_bytes) {
     e.rlimit_as = true;
@@ -148,15 +152,20 @@ Enforcement decide(const policy::Limits& limits, const host::Host& host) {
         policy::format_duration(*limits.cpu_time_ms),
         reason(host, e.kind, "cpu", "cpuacct")));
 
-  if (e.kind == Kind::v2 && chosen.memory && !host.memory_peak)
+  if (e.kind == CgroupKind::v2 && chosen.memory && !host.memory_peak)
     e.notes.push_back("memory.peak_bytes: kernel " + host.kernel +
                       " has no memory.peak (5.19+); the report gives the largest single process's peak RSS");
   if (!chosen.memory)
     e.notes.push_back("memory.peak_bytes: no memory cgroup, so the report gives the largest single process's "
                       "peak RSS (rusage), not the whole jail's");
-  if (e.kind == Kind::none)
+  if (e.kind == CgroupKind::none)
     e.notes.push_back("cpu: no cgroup, so the report's CPU time covers only processes the jail's pid 1 reaped");
   return e;
 }
 
-}  // namespace aj::cgroup
+CpuQuota cpu_quota(double cpus) {
+  auto quota = static_cast<uint64_t>(std::llround(cpus * static_cast<double>(kCpuPeriodUs)));
+  return {std::max<uint64_t>(quota, 1000), kCpuPeriodUs};  // the kernel's minimum quota is 1 ms
+}
+
+}  // namespace aj::plan

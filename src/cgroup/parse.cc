@@ -1,4 +1,4 @@
-#include "cgroup/files.h"
+#include "cgroup/parse.h"
 
 #include <algorithm>
 #include <charconv>
@@ -10,7 +10,6 @@ namespace aj::cgroup {
 namespace {
 
 constexpr std::string_view kPrefix = "agentjail-";
-constexpr uint64_t kCpuPeriodUs = 100'000;
 
 template <class T>
 std::optional<T> whole_number(std::string_view text) {
@@ -69,14 +68,8 @@ std::optional<pid_t> owner_of(std::string_view name) {
   return pid;
 }
 
-CpuQuota cpu_quota(double cpus) {
-  auto quota = static_cast<uint64_t>(std::llround(cpus * static_cast<double>(kCpuPeriodUs)));
-  return {std::max<uint64_t>(quota, 1000), kCpuPeriodUs};  // the kernel's minimum quota is 1 ms
-}
-
-std::string cpu_max(double cpus) {
-  CpuQuota q = cpu_quota(cpus);
-  return std::to_string(q.quota_us) + " " + std::to_string(q.period_us);
+std::string cpu_max(const plan::CpuQuota& quota) {
+  return std::to_string(quota.quota_us) + " " + std::to_string(quota.period_us);
 }
 
 }  // namespace aj::cgroup

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "plan/plan.h"
+
 namespace aj::cgroup {
 
 // "key value" lines (cpu.stat, memory.events, pids.events, memory.oom_control, cpuacct.stat);
@@ -27,12 +29,7 @@ std::string self_leaf_name(const std::string& jail);
 // The owner pid of one of our directory names, or nullopt for any other name.
 std::optional<pid_t> owner_of(std::string_view name);
 
-// The CFS bandwidth for `cpus` CPUs: a 100 ms period and quota = cpus * period (at least 1 ms).
-struct CpuQuota {
-  uint64_t quota_us = 0, period_us = 0;
-};
-CpuQuota cpu_quota(double cpus);
-// The same as cgroup v2's cpu.max: "<quota> <period>".
-std::string cpu_max(double cpus);
+// cgroup v2's cpu.max for a quota: "<quota> <period>".
+std::string cpu_max(const plan::CpuQuota& quota);
 
 }  // namespace aj::cgroup
