@@ -2,7 +2,7 @@
 # agentjail against bare exec and bubblewrap with the same isolation, every comparison
 # measured in the same run, interleaved (hyperfine rounds with the variants' order rotated)
 # so that machine drift hits all sides alike. Prints one table per section, then metric | measured | target | met? for
-# the targets of issue 6. Benchmarks are not tests: this exits 0 whatever the numbers.
+# the targets in bench/README.md. Benchmarks are not tests: this exits 0 whatever the numbers.
 #
 # Usage: bench/run.sh [--smoke] [BUILD_DIR]      (BUILD_DIR default: build, next to bench/)
 #   --smoke  every section once with minimal sizes (a few seconds): keeps the harness working in CI
