@@ -10,7 +10,7 @@
 #
 # Defaults: 1,000,000 runs, at most 900 s. Exit status: libFuzzer's (0: no crash). Crashing
 # inputs are written to $BUILD/fuzz-artifacts/. Needs clang and a C++ library with
-# std::expected: on Debian bookworm, apt-get install clang-16 libc++-16-dev libc++abi-16-dev.
+# std::expected: on Debian bookworm, apt-get install clang-16 libc++-16-dev libc++abi-16-dev libclang-rt-16-dev.
 set -eu
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,7 +41,7 @@ if [ -z "$cxx" ]; then
     if command -v "$candidate" >/dev/null 2>&1; then cxx=$candidate; break; fi
   done
 fi
-[ -n "$cxx" ] || { echo "fuzz.sh: no clang++ found (apt-get install clang-16 libc++-16-dev libc++abi-16-dev)" >&2; exit 2; }
+[ -n "$cxx" ] || { echo "fuzz.sh: no clang++ found (apt-get install clang-16 libc++-16-dev libc++abi-16-dev libclang-rt-16-dev)" >&2; exit 2; }
 cc=$(echo "$cxx" | sed 's/clang++/clang/')
 
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
