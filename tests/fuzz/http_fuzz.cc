@@ -5,8 +5,10 @@
 //   * feed() never claims more bytes than it was given, and always makes progress or stops;
 //   * every complete request is within the caps (target, header count, body);
 //   * a refusal has a 4xx or 5xx status and a one-line message;
-//   * feeding in pieces and feeding whole give the same requests and the same refusal: the
-//     answer never depends on how the kernel split the stream.
+//   * feeding in pieces and feeding whole give the same requests, and both refuse or neither:
+//     what is served never depends on how the kernel split the stream. (The status of a refusal
+//     may: http-parser hands a token to its callback when the token ends or the bytes do, so a
+//     cap on a token and a bad byte later in it can be met in either order.)
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -56,7 +58,7 @@ std::vector<std::string> parse_all(std::string_view wire, size_t step) {
       const auto& error = parser.error();
       if (error.status < 400 || error.status > 599) broken("refusal without an error status");
       if (error.message.empty() || error.message.find('\n') != std::string::npos) broken("refusal message not one line");
-      out.push_back("error " + std::to_string(error.status));
+      out.push_back("error");
       return out;
     }
     if (fed.state == State::complete) {
@@ -73,7 +75,7 @@ std::vector<std::string> parse_all(std::string_view wire, size_t step) {
     if (fed.consumed == 0 && !pending.empty()) broken("no progress on fresh bytes");
   }
   auto end = parser.finish();
-  out.push_back(end.state == State::error ? "error " + std::to_string(parser.error().status) : "end");
+  out.push_back(end.state == State::error ? "error" : "end");
   return out;
 }
 
@@ -85,6 +87,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view wire(reinterpret_cast<const char*>(data) + 1, size - 1);
   const auto whole = parse_all(wire, wire.size() + 1);
   const auto pieces = parse_all(wire, step);
-  if (whole != pieces) broken("piecewise and whole parses differ");
+  if (whole != pieces) {
+    for (const auto& [name, parse] : {std::pair{"whole", &whole}, std::pair{"pieces", &pieces}})
+      for (const std::string& line : *parse) std::fprintf(stderr, "%s: %s\n", name, line.c_str());
+    broken("piecewise and whole parses differ");
+  }
   return 0;
 }
