@@ -146,7 +146,7 @@ int RequestParser::on_headers_complete(http_parser* parser) {
   Request& request = p.request_;
   p.head_complete_ = true;
   for (auto& [name, value] : request.headers) {
-    if (!is_token(name)) return p.refuse(400, "bad request: invalid header name " + quoted(name));
+    if (!is_token(name)) return p.refuse(400, "bad request: invalid header name " + aj::quoted(name));
     value = std::string(trim(value));
   }
   request.method = http_method_str(static_cast<http_method>(parser->method));

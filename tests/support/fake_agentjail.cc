@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   std::vector<std::pair<CLI::App*, aj::cli::Runner>> commands;
   commands.emplace_back(nullptr, aj::cli::add_serve(app, factory));
   commands.back().first = app.get_subcommand("serve");
+  commands.emplace_back(nullptr, aj::cli::add_mcp(app, factory));
+  commands.back().first = app.get_subcommand("mcp");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
