@@ -215,7 +215,7 @@ def test_readme_starts_with_the_two_commands():
 
 
 @pytest.mark.skipif(shutil.which("scdoc") is None, reason="scdoc is not installed")
-@pytest.mark.parametrize("page", ["agentjail.1.scd", "agentjail-policy.5.scd"])
+@pytest.mark.parametrize("page", ["agentjail.1.scd", "agentjail-policy.5.scd", "agentjail-serve.1.scd"])
 def test_man_page_builds_and_renders_cleanly(page):
     with open(os.path.join(MAN_DIR, page), "rb") as source:
         roff = subprocess.run(["scdoc"], stdin=source, capture_output=True)

@@ -20,6 +20,7 @@ EXPECTED = [
     "bin/agentjail",
     "share/man/man1/agentjail.1",
     "share/man/man5/agentjail-policy.5",
+    "share/man/man1/agentjail-serve.1",
     "share/bash-completion/completions/agentjail",
     "share/zsh/site-functions/_agentjail",
     "share/fish/vendor_completions.d/agentjail.fish",
