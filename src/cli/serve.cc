@@ -12,6 +12,7 @@
 #include "policy/units.h"
 #include "report/exit_codes.h"
 #include "serve/access.h"
+#include "serve/cli_executor.h"
 #include "serve/server.h"
 
 namespace aj::cli {
@@ -167,6 +168,22 @@ serve::ClientPolicyLoader client_policy_loader() {
       return fail(EINVAL, lines);
     }
     return serve::ClientPolicy{loaded->policy.name, loaded->policy.limits};
+  };
+}
+
+ExecutorFactory cli_executor_factory() {
+  return [](const ServeSetup& setup) -> Result<std::unique_ptr<serve::Executor>> {
+    serve::CliExecutorConfig config;
+    for (const auto& loaded : setup.policies) {
+      // run --policy takes what --policy took: a built-in by name, a file by its path.
+      std::string spec = loaded.source.starts_with("builtin:") ? loaded.source.substr(8) : loaded.source;
+      config.policies[loaded.policy.name] =
+          serve::CliPolicy{spec, loaded.policy.limits, loaded.policy.process.host_user, loaded.policy.process.host_group};
+    }
+    config.pools = setup.pools;
+    config.max_jails = setup.max_jails;
+    config.audit_log = setup.audit_log;
+    return std::make_unique<serve::CliExecutor>(std::move(config));
   };
 }
 
