@@ -189,7 +189,7 @@ void Session::on_line(std::string_view line) {
   json message;
   try {
     message = json::parse(line);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers past a double
     reply_error(nullptr, kParseError, "not JSON");
     return;
   }

@@ -41,7 +41,7 @@ ApiResult<json> parse_object(std::string_view body) {
   json parsed;
   try {
     parsed = json::parse(body);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers past a double
     std::string what = e.what();
     if (size_t close = what.find("] "); what.starts_with("[json.exception") && close != std::string::npos)
       what = what.substr(close + 2);

@@ -149,6 +149,7 @@ def test_mcp_answers_bad_messages_with_json_rpc_errors():
         request(6, "tools/call", {"name": "run_command", "arguments": {"argv": ["echo"], "extra": 1}}),
         request(7, "tools/call", {"name": "run_command", "arguments": {"argv": ["echo"], "timeout": "1h"}}),
         json.dumps({"jsonrpc": "2.0", "id": {"object": True}, "method": "ping"}),
+        '{"jsonrpc": "2.0", "id": 9, "method": "ping", "params": {"n": 1E656}}',  # past a double: still an answer
         request(8, "ping"),
     ])
     assert answers[0]["error"]["code"] == -32700 and answers[0]["id"] is None
@@ -161,7 +162,7 @@ def test_mcp_answers_bad_messages_with_json_rpc_errors():
     assert "extra" in by_id[6]["error"]["message"]
     assert "above the policy's" in by_id[7]["error"]["message"]
     assert by_id[8]["result"] == {}
-    assert sum(1 for a in answers if a.get("id") is None) == 3  # not JSON, a batch, an object id
+    assert sum(1 for a in answers if a.get("id") is None) == 4  # not JSON, a batch, an object id, 1E656
     assert 1 not in by_id  # a response is never answered
 
 

@@ -72,6 +72,7 @@ TEST_CASE("serve api: bad requests are refused with their status and one line") 
   };
   for (Case c : {
            Case{"{", 400, "not JSON"},
+           Case{R"({"command": ["x"], "limits": {"cpu_time": 1E656}})", 400, "not JSON"},  // nlohmann: out_of_range
            Case{"[1]", 400, "JSON object"},
            Case{R"({"comand": ["x"]})", 400, "did you mean \"command\""},
            Case{R"({"command": []})", 400, "must not be empty"},
