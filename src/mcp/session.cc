@@ -204,7 +204,7 @@ void Session::on_line(std::string_view line) {
     reply_error(nullptr, kInvalidRequest, "id must be a string or an integer");
     return;
   }
-  if (message.value("jsonrpc", "") != "2.0") {
+  if (!message.contains("jsonrpc") || message["jsonrpc"] != "2.0") {
     if (has_id) reply_error(id, kInvalidRequest, "jsonrpc must be \"2.0\"");
     return;
   }
@@ -227,7 +227,13 @@ void Session::on_line(std::string_view line) {
     }
     return;
   }
-  handle_request(id, method, params);
+  try {
+    handle_request(id, method, params);
+  } catch (const std::exception& e) {
+    // Every input is checked before use; this is the net under a check that was missed, so
+    // one message can never end the session.
+    reply_error(id, -32603, std::string("internal error: ") + e.what());
+  }
 }
 
 void Session::handle_request(const json& id, const std::string& method, const json& params) {

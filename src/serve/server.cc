@@ -184,7 +184,18 @@ void Server::process_input(Connection& connection) {
       return;
     }
     if (fed.state != http::RequestParser::State::complete) break;
-    handle(connection, connection.parser.take());
+    try {
+      handle(connection, connection.parser.take());
+    } catch (const std::exception& e) {
+      // Every input is checked before use; this is the net under a check that was missed, so
+      // one request can never stop the server.
+      spdlog::error("{}: {}", connection.route, e.what());
+      if (!find(id)) return;
+      if (connection.phase == Connection::Phase::waiting && connection.run_id.empty()) {
+        connection.keep_alive = false;
+        answer_error(connection, ApiError{500, "internal error", std::nullopt});
+      }
+    }
     if (!find(id)) return;  // closed while answering
   }
 }

@@ -143,6 +143,7 @@ def test_mcp_answers_bad_messages_with_json_rpc_errors():
         json.dumps({"jsonrpc": "2.0", "id": 1}),                    # a response: nothing to say
         json.dumps({"jsonrpc": "2.0", "method": "notifications/initialized"}),
         json.dumps({"jsonrpc": "1.0", "id": 2, "method": "ping"}),
+        json.dumps({"jsonrpc": 2, "id": 10, "method": "ping"}),
         request(3, "resources/list"),
         request(4, "tools/call", {"arguments": {}}),
         request(5, "tools/call", {"name": "run_code", "arguments": {"language": "cobol", "code": "x"}}),
@@ -156,6 +157,7 @@ def test_mcp_answers_bad_messages_with_json_rpc_errors():
     assert answers[1]["error"]["code"] == -32600
     by_id = {answer["id"]: answer for answer in answers if answer.get("id") is not None}
     assert by_id[2]["error"]["code"] == -32600
+    assert by_id[10]["error"]["code"] == -32600
     assert by_id[3]["error"]["code"] == -32601
     assert by_id[4]["error"]["code"] == -32602
     assert "language" in by_id[5]["error"]["message"]
