@@ -5,8 +5,9 @@
 #           grows never lands in policies/)
 #   http    the HTTP request parser of `agentjail serve`; seeds: tests/fuzz/http-seeds
 #   api     the POST /v1/runs body validation of `agentjail serve`; seeds: tests/fuzz/api-seeds
+#   mcp     the JSON-RPC session of `agentjail mcp`; seeds: tests/fuzz/mcp-seeds
 #
-#   scripts/fuzz.sh [--target policy|http|api] [--runs N] [--time SECONDS] [--jobs N] [-- extra libFuzzer flags]
+#   scripts/fuzz.sh [--target policy|http|api|mcp] [--runs N] [--time SECONDS] [--jobs N] [-- extra libFuzzer flags]
 #
 # Defaults: 1,000,000 runs, at most 900 s. Exit status: libFuzzer's (0: no crash). Crashing
 # inputs are written to $BUILD/fuzz-artifacts/. Needs clang and a C++ library with
@@ -26,12 +27,12 @@ while [ $# -gt 0 ]; do
     --time) max_time=$2; shift 2 ;;
     --jobs) jobs=$2; shift 2 ;;
     --) shift; break ;;
-    *) echo "usage: $0 [--target policy|http|api] [--runs N] [--time SECONDS] [--jobs N] [-- libFuzzer flags]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--target policy|http|api|mcp] [--runs N] [--time SECONDS] [--jobs N] [-- libFuzzer flags]" >&2; exit 2 ;;
   esac
 done
 case "$target" in
-  policy|http|api) ;;
-  *) echo "fuzz.sh: unknown target $target (policy, http or api)" >&2; exit 2 ;;
+  policy|http|api|mcp) ;;
+  *) echo "fuzz.sh: unknown target $target (policy, http, api or mcp)" >&2; exit 2 ;;
 esac
 
 # The newest clang installed; clang 14 cannot compile std::expected with any bookworm library.
