@@ -18,7 +18,7 @@ if(AGENTJAIL_MAN)
     message(FATAL_ERROR "scdoc not found: install it (scripts/install-deps.sh does) or configure with -DAGENTJAIL_MAN=OFF")
   endif()
   set(AGENTJAIL_MAN_PAGES)
-  foreach(page agentjail.1 agentjail-policy.5)
+  foreach(page agentjail.1 agentjail-policy.5 agentjail-serve.1)
     set(source ${CMAKE_SOURCE_DIR}/man/${page}.scd)
     set(output ${CMAKE_BINARY_DIR}/man/${page})
     # scdoc reads stdin and writes stdout; a shell redirect is the portable way to say so.

@@ -80,7 +80,7 @@ _agentjail() {
   local opts
   case $cmd in
     "")
-      COMPREPLY=($(compgen -W "run check policies doctor seccomp --help --version" -- "$cur"))
+      COMPREPLY=($(compgen -W "run check policies doctor seccomp serve mcp --help --version" -- "$cur"))
       return
       ;;
     run)
@@ -90,6 +90,11 @@ _agentjail() {
     check | doctor) opts="-p --policy --json -h --help" ;;
     seccomp) opts="-p --policy --format --sets --no-notify -h --help" ;;
     policies) opts="-h --help" ;;
+    serve)
+      opts="--socket --socket-mode --socket-group -p --policy --pool --max-jails --queue --max-body --listen
+            --token-file --allow-uid --allow-client-policies --grace --audit-log -v --verbose -q --quiet -h --help"
+      ;;
+    mcp) opts="-p --policy --max-jails -v --verbose -h --help" ;;
     *) return ;;
   esac
   COMPREPLY=($(compgen -W "$opts" -- "$cur"))

@@ -28,17 +28,19 @@ function __agentjail_after_dashdash
     complete -C (string join -- ' ' (string escape -- $rest))
 end
 
-set -l commands run check policies doctor seccomp
+set -l commands run check policies doctor seccomp serve mcp
 complete -c agentjail -f
 complete -c agentjail -n "not __fish_seen_subcommand_from $commands" -a run -d 'Run a command in a jail'
 complete -c agentjail -n "not __fish_seen_subcommand_from $commands" -a check -d 'Validate a policy, print it with defaults'
 complete -c agentjail -n "not __fish_seen_subcommand_from $commands" -a policies -d 'List the built-in policies'
 complete -c agentjail -n "not __fish_seen_subcommand_from $commands" -a doctor -d 'What this host can enforce'
 complete -c agentjail -n "not __fish_seen_subcommand_from $commands" -a seccomp -d 'Print the compiled seccomp filter'
+complete -c agentjail -n "not __fish_seen_subcommand_from $commands" -a serve -d 'Run jails for clients of an HTTP API'
+complete -c agentjail -n "not __fish_seen_subcommand_from $commands" -a mcp -d 'Serve run_code and run_command over MCP'
 complete -c agentjail -n "not __fish_seen_subcommand_from $commands" -l version -d 'Print the version'
 complete -c agentjail -s h -l help -n __agentjail_before_dashdash -d 'Print help'
 
-for cmd in run check doctor seccomp
+for cmd in run check doctor seccomp serve mcp
     complete -c agentjail -n "__agentjail_in $cmd" -s p -l policy -x -a '(__agentjail_policies)' -d 'Policy file or built-in name'
 end
 complete -c agentjail -n '__agentjail_in check; or __agentjail_in doctor' -l json -d 'Print JSON'
@@ -63,5 +65,21 @@ complete -c agentjail -n '__agentjail_in run' -a -- -d 'End of options: the comm
 complete -c agentjail -n '__agentjail_in seccomp' -l format -x -a 'bpf pfc' -d 'Output format'
 complete -c agentjail -n '__agentjail_in seccomp' -l sets -d 'List the syscall sets'
 complete -c agentjail -n '__agentjail_in seccomp' -l no-notify -d 'Compile without a notification listener'
+
+complete -c agentjail -n '__agentjail_in serve' -l socket -r -F -d 'Unix socket to listen on'
+complete -c agentjail -n '__agentjail_in serve' -l socket-mode -x -a '0600 0660 0666' -d 'Permission bits of the socket'
+complete -c agentjail -n '__agentjail_in serve' -l socket-group -x -a '(__fish_complete_groups)' -d 'Group of the socket'
+complete -c agentjail -n '__agentjail_in serve' -l pool -x -d 'NAME=N: keep N jails ready'
+complete -c agentjail -n '__agentjail_in serve; or __agentjail_in mcp' -l max-jails -x -d 'Runs at once'
+complete -c agentjail -n '__agentjail_in serve' -l queue -x -d 'Requests that may wait'
+complete -c agentjail -n '__agentjail_in serve' -l max-body -x -a '1MiB 16MiB 64MiB' -d 'Largest request body'
+complete -c agentjail -n '__agentjail_in serve' -l listen -x -d 'ADDR:PORT: serve TCP too'
+complete -c agentjail -n '__agentjail_in serve' -l token-file -r -F -d 'Bearer token for --listen'
+complete -c agentjail -n '__agentjail_in serve' -l allow-uid -x -d 'Only these uids may run'
+complete -c agentjail -n '__agentjail_in serve' -l allow-client-policies -d 'Accept a policy in a request'
+complete -c agentjail -n '__agentjail_in serve' -l grace -x -a '1s 10s 1m' -d 'On SIGTERM, how long runs may finish'
+complete -c agentjail -n '__agentjail_in serve' -l audit-log -r -F -d 'Append one JSON line per run here'
+complete -c agentjail -n '__agentjail_in serve; or __agentjail_in mcp' -s v -l verbose -d 'Log each request'
+complete -c agentjail -n '__agentjail_in serve' -s q -l quiet -d 'Print only errors'
 
 complete -c agentjail -n 'not __agentjail_before_dashdash' -x -a '(__agentjail_after_dashdash)'

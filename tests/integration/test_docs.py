@@ -14,7 +14,8 @@ import pytest
 from conftest import AGENTJAIL, SOURCE_DIR
 
 MAN_DIR = os.path.join(SOURCE_DIR, "man")
-COMMANDS = ["run", "check", "policies", "doctor", "seccomp"]
+COMMANDS = ["run", "check", "policies", "doctor", "seccomp", "serve", "mcp"]
+SERVE_COMMANDS = {"serve", "mcp"}  # their options are in agentjail-serve(1)
 
 
 def read(path):
@@ -24,6 +25,7 @@ def read(path):
 
 PAGE1 = read(os.path.join(MAN_DIR, "agentjail.1.scd"))
 PAGE5 = read(os.path.join(MAN_DIR, "agentjail-policy.5.scd"))
+PAGE_SERVE = read(os.path.join(MAN_DIR, "agentjail-serve.1.scd"))
 
 
 def agentjail(*args):
@@ -75,8 +77,9 @@ def test_global_options_are_documented():
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_option_is_documented(command):
     options = help_options(command)
+    page, name = (PAGE_SERVE, "agentjail-serve(1)") if command in SERVE_COMMANDS else (PAGE1, "agentjail(1)")
     for option in options - {"-h", "--help"}:
-        assert bold(PAGE1, option), f"agentjail(1) does not document `agentjail {command} {option}`"
+        assert bold(page, option), f"{name} does not document `agentjail {command} {option}`"
     if command == "run":
         section = PAGE1.split("# RUN OPTIONS", 1)[1].split("\n# ", 1)[0]
         for option in options - {"-h", "--help"}:
@@ -217,7 +220,7 @@ def test_readme_starts_with_the_two_commands():
 
 
 @pytest.mark.skipif(shutil.which("scdoc") is None, reason="scdoc is not installed")
-@pytest.mark.parametrize("page", ["agentjail.1.scd", "agentjail-policy.5.scd"])
+@pytest.mark.parametrize("page", ["agentjail.1.scd", "agentjail-policy.5.scd", "agentjail-serve.1.scd"])
 def test_man_page_builds_and_renders_cleanly(page):
     with open(os.path.join(MAN_DIR, page), "rb") as source:
         roff = subprocess.run(["scdoc"], stdin=source, capture_output=True)

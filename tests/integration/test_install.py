@@ -20,6 +20,7 @@ EXPECTED = [
     "bin/agentjail",
     "share/man/man1/agentjail.1",
     "share/man/man5/agentjail-policy.5",
+    "share/man/man1/agentjail-serve.1",
     "share/bash-completion/completions/agentjail",
     "share/zsh/site-functions/_agentjail",
     "share/fish/vendor_completions.d/agentjail.fish",
@@ -219,7 +220,8 @@ def test_zsh_completion(prefix, shell_env):
                               env=env, cwd=cwd, timeout=30)
         return set(proc.stdout.split())
 
-    assert complete("agentjail ") == {"run", "check", "policies", "doctor", "seccomp"}
+    assert complete("agentjail ") == {"run", "check", "policies", "doctor", "seccomp", "serve", "mcp"}
+    assert {"--socket", "--max-jails", "--token-file"} <= complete("agentjail serve --")
     assert complete("agentjail run --net=") == {"none", "loopback", "host"}
     assert set(BUILTINS) | {"mine.toml"} <= complete("agentjail run -p ")
     assert "ls" in complete("agentjail run -p shell -- l")
