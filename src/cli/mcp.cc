@@ -9,7 +9,7 @@
 #include "mcp/stdio.h"
 #include "report/exit_codes.h"
 #include "sys/fd.h"
-#include "sys/file.h"
+#include "sys/files.h"
 
 namespace aj::cli {
 namespace {

@@ -1,3 +1,4 @@
+#include "sys/process.h"
 #include "serve/api.h"
 
 #include <fmt/format.h>
@@ -319,7 +320,7 @@ json execute_response(const json& report) {
     exit_code = 124;
   } else if (const std::string name = text("signal"); !name.empty()) {
     for (int number = 1; number < 65; ++number)
-      if (report::signal_name(number) == name) exit_code = 128 + number;
+      if (sys::signal_name(number) == name) exit_code = 128 + number;
   }
   std::string stderr_text = text("stderr");
   if (std::string error = text("error"); !error.empty()) stderr_text += (stderr_text.empty() ? "" : "\n") + error;

@@ -11,7 +11,7 @@
 
 #include "base/strings.h"
 #include "report/report.h"
-#include "sys/file.h"
+#include "sys/files.h"
 #include "sys/process.h"
 
 namespace aj::serve {

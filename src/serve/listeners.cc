@@ -11,7 +11,7 @@
 #include <cstring>
 
 #include "base/strings.h"
-#include "sys/file.h"
+#include "sys/files.h"
 
 namespace aj::serve {
 namespace {

@@ -118,14 +118,14 @@ void FakeExecutor::finish(Run& run) {
   else if (verb == "env") out = rest.empty() || !request.env.contains(rest[0]) ? "" : request.env.at(rest[0]);
   else if (verb != "setup_error") code = 127, err = "agentjail: " + verb + ": command not found\n";
   if (verb == "setup_error") {
-    report.status = report::Status::setup_error;
+    report.status = report::RunStatus::setup_error;
     report.error = "build-root: mount /usr: No such file or directory";
   } else if (run.cancelled) {
-    report.status = report::Status::signal;
+    report.status = report::RunStatus::signal;
     report.signal = SIGKILL;
   } else {
     report.exit_code = code;
-    report.status = code == 0 ? report::Status::ok : report::Status::exit;
+    report.status = code == 0 ? report::RunStatus::ok : report::RunStatus::exit;
   }
   if (verb != "setup_error") {
     if (verb == "spew" && command.size() > 1) {
@@ -136,8 +136,8 @@ void FakeExecutor::finish(Run& run) {
       out = all;
     }
     const uint64_t keep = request.limits.output_bytes;
-    report.stdout_capture = report::Capture{out.substr(0, keep), out.size()};
-    report.stderr_capture = report::Capture{err.substr(0, keep), err.size()};
+    report.stdout_capture = supervise::Capture{out.substr(0, keep), out.size()};
+    report.stderr_capture = supervise::Capture{err.substr(0, keep), err.size()};
   }
   serve::CollectedFiles files;
   for (const std::string& path : request.collect) {
