@@ -101,6 +101,7 @@ Result<std::vector<int>> capability_values(const std::vector<std::string>& names
 Result<Plan> build(const policy::Policy& policy, const host::Host& host, std::vector<std::string> argv,
                    const std::map<std::string, std::string>& caller_env) {
   if (argv.empty()) return fail(EINVAL, "no command given");
+  if (argv[0].empty()) return fail(0, "the command's name is empty (\"\"): give a program to run after --");
   Plan plan;
 
   // Identity: exactly one uid and one gid of the host are visible in the jail. Run by root,

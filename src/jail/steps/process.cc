@@ -16,7 +16,8 @@ Status new_session(ChildContext& ctx) {
 }
 
 Status enter_cwd(ChildContext& ctx) {
-  if (::chdir(ctx.plan.cwd.c_str()) != 0) return fail_errno("cwd " + ctx.plan.cwd);
+  if (::chdir(ctx.plan.cwd.c_str()) != 0)
+    return fail_errno("the working directory " + ctx.plan.cwd + " (process.cwd, --cwd) is not usable in the jail");
   return {};
 }
 

@@ -68,6 +68,22 @@ Result<UniqueFd> new_fs(const char* type, const FsOptions& options, uint64_t att
   return mnt;
 }
 
+// Why a mount point could not be created, for the mount `index` whose target lies inside an
+// earlier read-only mount, and what to do about it.
+std::string read_only_hint(const std::vector<MountOp>& mounts, size_t index) {
+  const std::string& target = mounts[index].target;
+  std::string parent;
+  for (size_t i = 0; i < index; ++i) {
+    const std::string& t = mounts[i].target;
+    bool encloses = t == "/" || (target.size() > t.size() && target.starts_with(t) && target[t.size()] == '/');
+    if (encloses && t.size() >= parent.size()) parent = t;
+  }
+  if (parent.empty()) parent = "/";
+  return target + " does not exist and cannot be created inside the read-only mount " + parent +
+         ": choose a target that exists there, put it under a writable mount (a --tmpfs, /tmp), or mount a "
+         "tmpfs at its parent first";
+}
+
 enum class Node { directory, file, none };
 
 // Creates what `op` mounts onto (directory or empty file) if it is missing, and opens it.
@@ -246,7 +262,9 @@ Status build_root(ChildContext& ctx) {
     if (op.kind == MountKind::bind && ctx.source_fds[i] < 0) continue;  // optional and missing
     if (auto ok = builder.run(op, ctx.source_fds[i]); !ok) {
       std::string what = std::string("mount ") + op.target + " (" + kind_name(op.kind) +
-                         (op.source.empty() || op.kind == MountKind::symlink ? "" : " " + op.source) + ")";
+                         (op.source.empty() || op.kind == MountKind::symlink ? "" : " " + op.source) +
+                         (op.origin.empty() ? "" : ", from " + op.origin) + ")";
+      if (ok.error().code == EROFS) return fail(0, what + ": " + read_only_hint(mounts, i));
       return std::unexpected(ok.error().context(what));
     }
     if (ctx.source_fds[i] >= 0) {
@@ -273,7 +291,11 @@ Status open_sources(ChildContext& ctx) {
     int fd = ::open(mounts[i].source.c_str(), O_PATH | O_CLOEXEC);
     if (fd < 0) {
       if (mounts[i].optional && (errno == ENOENT || errno == ENOTDIR)) continue;
-      return fail_errno("bind source " + mounts[i].source);
+      const std::string from = mounts[i].origin.empty() ? "" : " (from " + mounts[i].origin + ")";
+      if (errno == ENOENT)
+        return fail(0, "bind source " + mounts[i].source + from +
+                           " does not exist: create it, or give the mount `optional = true` to skip it when missing");
+      return fail_errno("bind source " + mounts[i].source + from);
     }
     ctx.source_fds[i] = fd;
   }
