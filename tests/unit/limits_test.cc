@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -12,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/limit_options.h"
 #include "policy/emit.h"
 #include "policy/limit_value.h"
 #include "policy/load.h"
@@ -273,6 +275,28 @@ TEST_CASE("limits: overrides go through the table, under the option's name") {
   CHECK(joined(problems) ==
         "--cpus: not an option of a limit\n"
         "--memory: 512 bytes is less than the minimum of 1MiB: a bare number is bytes (did you mean \"512MiB\"?)\n");
+}
+
+TEST_CASE("limits: add_limit_options registers each row's option, as run --help shows it") {
+  CLI::App app;
+  std::map<std::string, std::string> given;
+  aj::cli::add_limit_options(app, given);
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"--time", "limits.wall_time, e.g. 30s or unlimited"},
+      {"--cpu-time", "limits.cpu_time, e.g. 10s or unlimited"},
+      {"--memory", "limits.memory, e.g. 256MiB or unlimited"},
+      {"--pids", "limits.pids, e.g. 64 or unlimited"},
+  };
+  for (const auto& [name, help] : expected) {
+    const CLI::Option* option = app.get_option_no_throw(name);
+    REQUIRE(option != nullptr);
+    CHECK(option->get_description() == help);
+  }
+  CHECK(app.get_option_no_throw("--time")->get_type_name() == "DURATION");
+  CHECK(app.get_option_no_throw("--memory")->get_type_name() == "SIZE");
+  CHECK(app.get_option_no_throw("--pids")->get_type_name() == "N");
+  app.parse(std::vector<std::string>{"unlimited", "--pids", "1G", "--memory"});  // CLI11 takes them reversed
+  CHECK(given == std::map<std::string, std::string>{{"--memory", "1G"}, {"--pids", "unlimited"}});
 }
 
 TEST_CASE("limits: schemas/policy.schema.json states each row's bounds") {
