@@ -18,6 +18,7 @@ Runner add_check(CLI::App& root) {
   auto* cmd = root.add_subcommand("check", "Validate a policy and print it with every default filled in");
   cmd->add_option("-p,--policy", options->policy, "Policy file (.toml) or built-in name")->capture_default_str();
   cmd->add_flag("--json", options->json, "Print the effective policy as JSON instead of TOML");
+  cmd->footer("Exit status: 0 when the policy is valid, 125 when it is not (one line on stderr per problem).");
   return [options] {
     policy::Diagnostics diagnostics;
     auto loaded = policy::load(options->policy, diagnostics);

@@ -12,6 +12,7 @@
 #include "base/strings.h"
 #include "cgroup/cgroup.h"
 #include "cli/commands.h"
+#include "cli/limit_options.h"
 #include "host/host.h"
 #include "jail/spawn.h"
 #include "plan/build.h"
@@ -267,10 +268,7 @@ Runner add_run(CLI::App& root, std::vector<std::string>& command) {
   cmd->add_option("--cwd", o.cwd, "Working directory inside the jail (process.cwd)")->type_name("DIR");
   cmd->add_option("--env", o.env, "Set a variable in the jail (process.env); repeatable")->type_name("NAME=VALUE");
   cmd->add_option("--net", o.net, "network.mode: none, loopback or host")->type_name("MODE");
-  cmd->add_option("--time", o.wall_time, "limits.wall_time, e.g. 30s or unlimited")->type_name("DURATION");
-  cmd->add_option("--cpu-time", o.cpu_time, "limits.cpu_time, e.g. 10s or unlimited")->type_name("DURATION");
-  cmd->add_option("--memory", o.memory, "limits.memory, e.g. 256MiB or unlimited")->type_name("SIZE");
-  cmd->add_option("--pids", o.pids, "limits.pids, e.g. 64 or unlimited")->type_name("N");
+  add_limit_options(*cmd, o.limits);  // --time, --cpu-time, --memory, --pids: limits/table.h
   cmd->add_flag("-v,--verbose", options->verbose, "Log each stage of the run and each setup step, with its time, on stderr (-vv: more)");
   cmd->add_flag("-q,--quiet", options->quiet, "Print only errors of agentjail's own");
   cmd->allow_extras();  // reported below with a hint, instead of CLI11's generic message

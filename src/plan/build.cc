@@ -6,6 +6,8 @@
 #include <cmath>
 
 #include "plan/build.h"
+
+#include "limits/table.h"
 #include "plan/mounts.h"
 
 namespace aj::plan {
@@ -50,10 +52,11 @@ std::vector<Rlimit> rlimits_for(const Limits& limits, const CgroupPlan& cgroup) 
   // "unlimited" leaves the caller's own limit in place: raising a hard limit needs privileges
   // agentjail does not use.
   std::vector<Rlimit> out;
-  if (limits.file_size_bytes) out.push_back(rlimit(RLIMIT_FSIZE, "RLIMIT_FSIZE", *limits.file_size_bytes));
-  if (limits.open_files) out.push_back(rlimit(RLIMIT_NOFILE, "RLIMIT_NOFILE", *limits.open_files));
-  if (limits.stack_bytes) out.push_back(rlimit(RLIMIT_STACK, "RLIMIT_STACK", *limits.stack_bytes));
-  out.push_back(rlimit(RLIMIT_CORE, "RLIMIT_CORE", limits.core_size_bytes));
+  // The limits an rlimit alone enforces: one row each in limits/table.h.
+  for (const auto& row : limits::kTable)
+    if (row.enforcement == limits::Enforcement::rlimit)
+      if (auto value = limits::get(limits, row))
+        out.push_back(rlimit(row.rlimit, row.rlimit_name, std::get<uint64_t>(*value)));
   if (limits.cpu_time_ms) {
     // Per process, a backstop to the whole-jail limit the supervisor enforces from the cgroup
     // (or the only CPU limit without one): SIGXCPU at the soft limit, SIGKILL a second later.

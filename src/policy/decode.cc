@@ -5,15 +5,14 @@
 #include <algorithm>
 
 #include "base/strings.h"
+#include "limits/table.h"
 #include "policy/checks.h"
+#include "policy/limit_value.h"
 
 namespace aj::policy::detail {
 namespace {
 
 constexpr uint32_t kMaxId = 4294967294;  // (uid_t)-1 means "no change" to the kernel
-constexpr uint64_t kMaxPids = 4194304;   // PID_MAX_LIMIT on 64-bit kernels
-constexpr double kMinCpus = 0.01;        // cpu.max quotas below 1 ms per 100 ms period are refused
-constexpr double kMaxCpus = 1024;
 
 const std::vector<std::string> kNetworkModes = {"none", "loopback", "host"};
 const std::vector<std::string> kSeccompActions = {"errno", "kill", "log"};
@@ -87,40 +86,17 @@ void decode_process(TableReader& reader, Process& process) {
   read_mode(reader, "umask", process.umask, 0777, "022");
 }
 
-void decode_cpus(TableReader& reader, std::optional<double>& cpus) {
-  const toml::node* node = reader.get("cpus");
-  if (!node) return;
-  if (const auto* text = node->as_string(); text && lower(text->get()) == "unlimited") {
-    cpus = std::nullopt;
-    return;
-  }
-  std::optional<double> value;
-  if (const auto* number = node->as_floating_point()) value = number->get();
-  if (const auto* number = node->as_integer()) value = static_cast<double>(number->get());
-  if (!value) {
-    reader.error(*node, "cpus", fmt::format("expected a number of CPUs or \"unlimited\", got {}", type_phrase(*node)));
-    return;
-  }
-  if (!(*value >= kMinCpus && *value <= kMaxCpus)) {
-    reader.error(*node, "cpus", fmt::format("{} is out of range ({}..{}, or \"unlimited\")", *value, kMinCpus, kMaxCpus));
-    return;
-  }
-  cpus = value;
-}
-
+// Every row of the limits table (limits/table.h), each parsed as its row says.
 void decode_limits(TableReader& reader, Limits& limits) {
-  read_duration(reader, "wall_time", limits.wall_time_ms);
-  read_duration(reader, "cpu_time", limits.cpu_time_ms);
-  read_size(reader, "memory", limits.memory_bytes, true, 1);
-  read_limit(reader, "pids", limits.pids, kMaxPids);
-  decode_cpus(reader, limits.cpus);
-  read_size(reader, "file_size", limits.file_size_bytes, true, 0);
-  read_limit(reader, "open_files", limits.open_files, uint64_t{1} << 30);
-  read_size(reader, "stack", limits.stack_bytes, true, 1);
-  std::optional<uint64_t> bounded;
-  if (read_size(reader, "core_size", bounded, false, 0)) limits.core_size_bytes = *bounded;
-  // Capture must stay bounded: "unlimited" output is what this limit exists to prevent.
-  if (read_size(reader, "output", bounded, false, 0)) limits.output_bytes = *bounded;
+  for (const auto& row : limits::kTable) {
+    const toml::node* node = reader.get(row.key);
+    if (!node) continue;
+    auto value = parse_limit(row, *node);
+    if (value)
+      limits::set(limits, row, *value);
+    else
+      reader.error(*node, row.key, std::move(value.error().message), std::move(value.error().hint));
+  }
 }
 
 void decode_seccomp(TableReader& reader, Seccomp& seccomp) {

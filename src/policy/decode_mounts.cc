@@ -100,7 +100,7 @@ std::optional<Mount> decode_mount(const toml::table& table, Diagnostics& diagnos
       read_bool(reader, "exec", mount.exec);
       break;
     case MountType::tmpfs: {
-      read_size(reader, "size", mount.size, false, 1);
+      read_size(reader, "size", mount.size, 1);
       uint32_t mode = 0755;
       read_mode(reader, "mode", mode, 07777, "1777");
       mount.mode = mode;

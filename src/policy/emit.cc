@@ -11,6 +11,7 @@
 #include <sstream>
 #include <toml++/toml.h>
 
+#include "limits/table.h"
 #include "policy/checks.h"
 #include "policy/units.h"
 
@@ -39,25 +40,31 @@ std::string strings(const std::vector<std::string>& items) {
 
 std::string boolean(bool value) { return value ? "true" : "false"; }
 
-// Bytes: an integer when no binary unit divides it, else "64MiB".
+// Bytes: an integer when no binary unit divides it, else "64MiB". TOML integers stop at 2^63 - 1;
+// a larger count of bytes without a unit stays a string of digits, which reads back the same.
 std::string size(uint64_t bytes) {
   std::string text = format_size(bytes);
-  return text.find_first_not_of("0123456789") == std::string::npos ? text : str(text);
+  const bool digits = text.find_first_not_of("0123456789") == std::string::npos;
+  return digits && bytes <= static_cast<uint64_t>(INT64_MAX) ? text : str(text);
 }
 
-std::string size_or_unlimited(const std::optional<uint64_t>& bytes) { return bytes ? size(*bytes) : str("unlimited"); }
-std::string count_or_unlimited(const std::optional<uint64_t>& count) {
-  return count ? fmt::format("{}", *count) : str("unlimited");
-}
-std::string duration_or_unlimited(const std::optional<uint64_t>& ms) {
-  return ms ? str(format_duration(*ms)) : str("unlimited");
-}
-
-std::string cpus(const std::optional<double>& value) {
+// A limit's value in its canonical spelling: sizes as size(), durations in their largest exact
+// unit, counts as integers, CPUs as a float, "unlimited" as that string.
+std::string limit_value(const limits::Row& row, const limits::Value& value) {
   if (!value) return str("unlimited");
-  std::string text = fmt::format("{}", *value);  // shortest text that reads back as the same double
-  if (text.find_first_of(".e") == std::string::npos) text += ".0";
-  return text;
+  if (const double* cpus = std::get_if<double>(&*value)) {
+    std::string text = fmt::format("{}", *cpus);  // shortest text that reads back as the same double
+    if (text.find_first_of(".e") == std::string::npos) text += ".0";
+    return text;
+  }
+  const uint64_t number = std::get<uint64_t>(*value);
+  switch (row.kind) {
+    case limits::Kind::size: return size(number);
+    case limits::Kind::duration: return str(format_duration(number));
+    case limits::Kind::count:
+    case limits::Kind::cpus: break;
+  }
+  return fmt::format("{}", number);
 }
 
 std::string errno_value(int value) {
@@ -157,18 +164,8 @@ std::string to_toml(const Policy& p) {
   out += "\n[process.env]\n";
   for (const auto& [name, value] : p.process.env) line(out, key(name), str(value));
 
-  const Limits& l = p.limits;
   out += "\n[limits]\n";
-  line(out, "wall_time", duration_or_unlimited(l.wall_time_ms));
-  line(out, "cpu_time", duration_or_unlimited(l.cpu_time_ms));
-  line(out, "memory", size_or_unlimited(l.memory_bytes));
-  line(out, "pids", count_or_unlimited(l.pids));
-  line(out, "cpus", cpus(l.cpus));
-  line(out, "file_size", size_or_unlimited(l.file_size_bytes));
-  line(out, "open_files", count_or_unlimited(l.open_files));
-  line(out, "stack", size_or_unlimited(l.stack_bytes));
-  line(out, "core_size", size(l.core_size_bytes));
-  line(out, "output", size(l.output_bytes));
+  for (const auto& row : limits::kTable) line(out, row.key, limit_value(row, limits::get(p.limits, row)));
 
   out += "\n[network]\n";
   line(out, "mode", str(to_string(p.network.mode)));
@@ -200,8 +197,14 @@ std::string to_toml(const Policy& p) {
   return out;
 }
 
+nlohmann::json to_json(const limits::Value& value) {
+  if (!value) return nullptr;
+  return std::visit([](auto number) { return nlohmann::json(number); }, *value);
+}
+
 nlohmann::json to_json(const Policy& p) {
-  const Limits& l = p.limits;
+  nlohmann::json limits = nlohmann::json::object();
+  for (const auto& row : limits::kTable) limits[std::string(row.json_key)] = to_json(limits::get(p.limits, row));
   nlohmann::json mounts = nlohmann::json::array();
   for (const auto& mount : p.filesystem.mounts) mounts.push_back(mount_json(mount));
   auto errno_json = [](int value) {
@@ -224,17 +227,7 @@ nlohmann::json to_json(const Policy& p) {
         {"pass_env", p.process.pass_env},
         {"new_session", p.process.new_session},
         {"umask", fmt::format("{:03o}", p.process.umask)}}},
-      {"limits",
-       {{"wall_time_ms", or_null(l.wall_time_ms)},
-        {"cpu_time_ms", or_null(l.cpu_time_ms)},
-        {"memory_bytes", or_null(l.memory_bytes)},
-        {"pids", or_null(l.pids)},
-        {"cpus", or_null(l.cpus)},
-        {"file_size_bytes", or_null(l.file_size_bytes)},
-        {"open_files", or_null(l.open_files)},
-        {"stack_bytes", or_null(l.stack_bytes)},
-        {"core_size_bytes", l.core_size_bytes},
-        {"output_bytes", l.output_bytes}}},
+      {"limits", limits},
       {"filesystem", {{"mount", mounts}}},
       {"network", {{"mode", to_string(p.network.mode)}}},
       {"seccomp",

@@ -6,7 +6,9 @@
 #include <filesystem>
 
 #include "base/strings.h"
+#include "limits/table.h"
 #include "policy/checks.h"
+#include "policy/limit_value.h"
 #include "policy/units.h"
 #include "policy/validate.h"
 
@@ -92,41 +94,20 @@ struct Applier {
     policy.namespaces.net = policy.network.mode != NetworkMode::host;
   }
 
-  void duration(std::string_view option, const std::string& text, std::optional<uint64_t>& out_ms) {
-    if (lower(text) == "unlimited") {
-      out_ms = std::nullopt;
-      return;
-    }
-    auto ms = parse_duration_ms(text);
-    if (!ms) return problem(option, ms.error().message);
-    if (*ms == 0) return problem(option, "must not be 0 (use \"unlimited\" for no limit)");
-    out_ms = *ms;
-  }
-
-  void memory(const std::string& text) {
-    if (lower(text) == "unlimited") {
-      policy.limits.memory_bytes = std::nullopt;
-      return;
-    }
-    auto bytes = parse_size(text);
-    if (!bytes) return problem("--memory", bytes.error().message);
-    if (*bytes == 0) return problem("--memory", "must not be 0 (use \"unlimited\" for no limit)");
-    policy.limits.memory_bytes = *bytes;
-  }
-
-  void pids(const std::string& text) {
-    if (lower(text) == "unlimited") {
-      policy.limits.pids = std::nullopt;
-      return;
-    }
-    uint64_t value = 0;
-    bool digits = !text.empty() && text.size() <= 7 && std::all_of(text.begin(), text.end(), ::isdigit);
-    if (digits) value = std::stoull(text);
-    if (!digits || value < 1 || value > 4194304)
-      return problem("--pids", fmt::format("{} is not a number of processes (1..4194304, or \"unlimited\")", aj::quoted(text)));
-    policy.limits.pids = value;
+  void limit(const limits::Row& row, const std::string& text) {
+    auto value = parse_limit(row, text);
+    if (!value) return problem(row.option, std::move(value.error().message), std::move(value.error().hint));
+    limits::set(policy.limits, row, *value);
   }
 };
+
+// The text given for `row`'s option, or null: from `limits`, else from the four fields run.cc
+// still binds by hand (see overrides.h).
+const std::string* limit_option(const Overrides& overrides, const limits::Row& row) {
+  if (row.option.empty()) return nullptr;
+  auto found = overrides.limits.find(std::string(row.option));
+  return found == overrides.limits.end() ? nullptr : &found->second;
+}
 
 }  // namespace
 
@@ -145,10 +126,11 @@ bool apply_overrides(Policy& policy, const Overrides& overrides, const std::stri
   }
   for (const auto& assignment : overrides.env) apply.env(assignment);
   if (overrides.net) apply.net(*overrides.net);
-  if (overrides.wall_time) apply.duration("--time", *overrides.wall_time, policy.limits.wall_time_ms);
-  if (overrides.cpu_time) apply.duration("--cpu-time", *overrides.cpu_time, policy.limits.cpu_time_ms);
-  if (overrides.memory) apply.memory(*overrides.memory);
-  if (overrides.pids) apply.pids(*overrides.pids);
+  for (const auto& [option, text] : overrides.limits)
+    if (std::none_of(limits::kTable.begin(), limits::kTable.end(), [&](const auto& row) { return row.option == option; }))
+      apply.problem(option, "not an option of a limit");
+  for (const auto& row : limits::kTable)
+    if (const std::string* text = limit_option(overrides, row)) apply.limit(row, *text);
   if (diagnostics.size() != before) return false;
   // The options were each checked above; this catches what only the combination can break.
   return validate(policy, diagnostics);

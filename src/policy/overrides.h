@@ -1,6 +1,7 @@
 // `agentjail run` options that override policy keys for one run (agentjail(1), RUN OPTIONS).
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,11 +16,15 @@ struct Overrides {
   std::vector<std::string> tmpfs;    // "DST[:SIZE]"
   std::optional<std::string> cwd;
   std::vector<std::string> env;      // "NAME=VALUE"
-  std::optional<std::string> net, wall_time, cpu_time, memory, pids;
+  std::optional<std::string> net;
+  // The limit options of limits/table.h (a row's `option`) with the text given: "--memory" ->
+  // "512MiB"; cli/limit_options.h registers them.
+  std::map<std::string, std::string> limits;
 };
 
 // Applies `agentjail run` options to the policy, then re-validates; problems become diagnostics
 // whose `file` is the option name, e.g. "--memory: invalid size "12Q" ...". Returns false on any.
+// Limits are parsed as in a policy file (policy/limit_value.h), in the table's order.
 // A relative --ro/--rw SRC is made absolute against `caller_cwd`; a mount whose target is
 // already in the policy replaces that mount where it stands, any other is appended.
 bool apply_overrides(Policy& policy, const Overrides& overrides, const std::string& caller_cwd,

@@ -34,9 +34,6 @@ std::optional<uint32_t> parse_octal(std::string_view text) {
   return value;
 }
 
-// The largest whole number of seconds whose milliseconds fit comfortably in 63 bits.
-constexpr int64_t kMaxSeconds = 9'000'000'000'000'000 / 1000;
-
 }  // namespace
 
 void report(Diagnostics& out, const toml::source_region& region, std::string key, std::string message,
@@ -184,20 +181,13 @@ bool read_mode(TableReader& reader, std::string_view key, uint32_t& out, uint32_
   return true;
 }
 
-bool read_size(TableReader& reader, std::string_view key, std::optional<uint64_t>& out, bool allow_unlimited,
-               uint64_t min) {
+bool read_size(TableReader& reader, std::string_view key, std::optional<uint64_t>& out, uint64_t min) {
   const toml::node* node = reader.get(key);
   if (!node) return false;
-  const char* expected = allow_unlimited ? "expected a size such as \"64MiB\", an integer or \"unlimited\""
-                                         : "expected a size such as \"64MiB\" or an integer";
   std::optional<uint64_t> value;
   if (is_unlimited(*node)) {
-    if (!allow_unlimited) {
-      reader.error(*node, key, "cannot be \"unlimited\": this one must be bounded");
-      return false;
-    }
-    out = std::nullopt;
-    return true;
+    reader.error(*node, key, "cannot be \"unlimited\": this one must be bounded");
+    return false;
   } else if (const auto* text = node->as_string()) {
     auto parsed = parse_size(text->get());
     if (!parsed) {
@@ -212,74 +202,14 @@ bool read_size(TableReader& reader, std::string_view key, std::optional<uint64_t
     }
     value = static_cast<uint64_t>(number->get());
   } else {
-    reader.error(*node, key, fmt::format("{}, got {}", expected, type_phrase(*node)));
+    reader.error(*node, key, fmt::format("expected a size such as \"64MiB\" or an integer, got {}", type_phrase(*node)));
     return false;
   }
   if (*value < min) {
-    reader.error(*node, key,
-                 min == 1 && allow_unlimited ? std::string("must not be 0 (write \"unlimited\" for no limit)")
-                                              : fmt::format("must be at least {}", format_size(min)));
+    reader.error(*node, key, fmt::format("must be at least {}", format_size(min)));
     return false;
   }
   out = value;
-  return true;
-}
-
-bool read_limit(TableReader& reader, std::string_view key, std::optional<uint64_t>& out, uint64_t max) {
-  const toml::node* node = reader.get(key);
-  if (!node) return false;
-  if (is_unlimited(*node)) {
-    out = std::nullopt;
-    return true;
-  }
-  const auto* number = node->as_integer();
-  if (!number) {
-    reader.error(*node, key, fmt::format("expected an integer or \"unlimited\", got {}", type_phrase(*node)));
-    return false;
-  }
-  if (number->get() < 1 || static_cast<uint64_t>(number->get()) > max) {
-    reader.error(*node, key,
-                 fmt::format("{} is out of range (1..{}, or \"unlimited\" for no limit)", number->get(), max));
-    return false;
-  }
-  out = static_cast<uint64_t>(number->get());
-  return true;
-}
-
-bool read_duration(TableReader& reader, std::string_view key, std::optional<uint64_t>& out) {
-  const toml::node* node = reader.get(key);
-  if (!node) return false;
-  Result<uint64_t> value = 0;
-  if (is_unlimited(*node)) {
-    out = std::nullopt;
-    return true;
-  } else if (const auto* text = node->as_string()) {
-    value = parse_duration_ms(text->get());
-  } else if (const auto* number = node->as_integer()) {
-    // Integers stay exact: through a double, large ones would silently change.
-    if (number->get() < 0)
-      value = fail(EINVAL, fmt::format("{} is negative", number->get()));
-    else if (number->get() > kMaxSeconds)
-      value = fail(EINVAL, fmt::format("{} seconds is too large", number->get()));
-    else
-      value = static_cast<uint64_t>(number->get()) * 1000;
-  } else if (const auto* seconds = node->as_floating_point()) {
-    value = seconds_to_ms(seconds->get());
-  } else {
-    reader.error(*node, key,
-                 fmt::format("expected a duration such as \"10s\", a number of seconds or \"unlimited\", got {}",
-                             type_phrase(*node)));
-    return false;
-  }
-  if (!value) {
-    reader.error(*node, key, value.error().message);
-    return false;
-  }
-  if (*value == 0) {
-    reader.error(*node, key, "must not be 0 (write \"unlimited\" for no limit)");
-    return false;
-  }
-  out = *value;
   return true;
 }
 

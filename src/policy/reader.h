@@ -65,13 +65,9 @@ bool read_integer(TableReader& reader, std::string_view key, uint32_t& out, uint
 // Permission bits: an octal string ("1777") or an integer (0o1777), at most `max`; `example`
 // shows the expected spelling in messages.
 bool read_mode(TableReader& reader, std::string_view key, uint32_t& out, uint32_t max, std::string_view example);
-// A count in [1, max] or "unlimited" -> nullopt.
-bool read_limit(TableReader& reader, std::string_view key, std::optional<uint64_t>& out, uint64_t max);
-// A size: integer bytes or "64MiB"; "unlimited" -> nullopt when allowed; at least `min`.
-bool read_size(TableReader& reader, std::string_view key, std::optional<uint64_t>& out, bool allow_unlimited,
-               uint64_t min);
-// A duration: seconds as a number, or "500ms"; "unlimited" -> nullopt; at least 1 ms.
-bool read_duration(TableReader& reader, std::string_view key, std::optional<uint64_t>& out);
+// A size that must be bounded: integer bytes or "64MiB", at least `min` (the limits of [limits]
+// are read by policy/limit_value.h instead).
+bool read_size(TableReader& reader, std::string_view key, std::optional<uint64_t>& out, uint64_t min);
 // An array of strings, each passing `check`; `out` is replaced (arrays replace on extends).
 bool read_strings(TableReader& reader, std::string_view key, std::vector<std::string>& out,
                   const StringCheck& check = {});

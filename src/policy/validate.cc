@@ -6,7 +6,9 @@
 #include <set>
 
 #include "base/strings.h"
+#include "limits/table.h"
 #include "policy/checks.h"
+#include "policy/limit_value.h"
 
 namespace aj::policy {
 namespace {
@@ -44,17 +46,26 @@ void check_process(Checker& c, const Process& p) {
   c.require("process.umask", p.umask <= 0777, "must be at most 0o777");
 }
 
+// Each value within its row's bounds (limits/table.h), as the decoder and the overrides make it.
 void check_limits(Checker& c, const Limits& l) {
-  auto positive = [&](const char* key, const std::optional<uint64_t>& value) {
-    c.require(fmt::format("limits.{}", key), !value || *value > 0, "must not be 0 (\"unlimited\" means no limit)");
-  };
-  positive("wall_time", l.wall_time_ms);
-  positive("cpu_time", l.cpu_time_ms);
-  positive("memory", l.memory_bytes);
-  positive("pids", l.pids);
-  positive("open_files", l.open_files);
-  positive("stack", l.stack_bytes);
-  c.require("limits.cpus", !l.cpus || (*l.cpus >= 0.01 && *l.cpus <= 1024), "must be between 0.01 and 1024");
+  for (const auto& row : limits::kTable) {
+    const limits::Value value = limits::get(l, row);
+    if (!value) continue;
+    const std::string key = fmt::format("limits.{}", row.key);
+    if (const double* cpus = std::get_if<double>(&*value)) {
+      c.require(key, *cpus >= std::get<double>(row.min) && *cpus <= std::get<double>(row.max),
+                fmt::format("must be between {} and {}", std::get<double>(row.min), std::get<double>(row.max)));
+      continue;
+    }
+    const uint64_t number = std::get<uint64_t>(*value), min = std::get<uint64_t>(row.min);
+    const uint64_t max = std::get<uint64_t>(row.max);
+    if (number == 0 && min > 0)
+      c.problem(key, row.unlimited ? "must not be 0 (\"unlimited\" means no limit)" : "must not be 0");
+    else if (number < min)
+      c.problem(key, fmt::format("must be at least {}", limit_text(row, limits::Number(min))));
+    else if (number > max)
+      c.problem(key, fmt::format("must be at most {}", limit_text(row, limits::Number(max))));
+  }
 }
 
 void check_mounts(Checker& c, const Filesystem& fs) {

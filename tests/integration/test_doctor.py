@@ -60,6 +60,23 @@ def test_json_object_is_complete_and_typed():
     assert (code == 0) == d["ok"] == (d["problems"] == [])
 
 
+def test_every_limit_says_what_enforces_it(tmp_path):
+    # Every row of the limits table set, cpus too: each names its mechanism (a cgroup file, an
+    # RLIMIT_*, the supervisor), none is left without words.
+    path = tmp_path / "bounded.toml"
+    path.write_text('version = 1\nname = "bounded"\n[limits]\ncpus = 0.5\n')
+    _, d = doctor_json("-p", str(path))
+    limits = d["policy"]["limits"]
+    assert set(limits) == LIMITS
+    for name, limit in limits.items():
+        assert limit["value"] is not None, name
+        assert limit["enforced_by"] and limit["enforced_by"] not in {"unknown", "unlimited"}, (name, limit)
+    assert limits["cpus"]["value"] == 0.5
+    for name, rlimit in [("file_size", "RLIMIT_FSIZE"), ("open_files", "RLIMIT_NOFILE"), ("stack", "RLIMIT_STACK"),
+                         ("core_size", "RLIMIT_CORE")]:
+        assert limits[name] == {"value": limits[name]["value"], "enforced_by": rlimit, "full": True}
+
+
 def test_agrees_with_this_host():
     _, d = doctor_json()
     with open("/proc/self/cgroup") as f:

@@ -210,9 +210,20 @@ def test_ci_policy_builds_a_c_program(workdir):
 @pytest.mark.parametrize("argv, message", [
     (["bogus"], 'unknown command "bogus"'),
     (["run", "--bogus", "--", "/bin/true"], 'unknown option "--bogus"'),
+    (["-p", "python", "run", "--", "/bin/true"], 'goes after its name: agentjail run -p python -- ...'),
+    (["check", "python"], "a policy is given with -p (agentjail check -p python)"),
+    (["run", "--memory", "512", "--", "/bin/true"], 'a bare number is bytes (did you mean "512MiB"?)'),
+    (["run", "--pids", "0", "--", "/bin/true"], '--pids: "0" is not a number of processes'),
 ])
 def test_command_line_mistakes_get_one_clear_line(argv, message):
     proc = subprocess.run([AGENTJAIL, *argv], capture_output=True, text=True)
     assert proc.returncode == 125, proc
     assert proc.stdout == "" and proc.stderr.count("\n") == 1, proc.stderr
     assert proc.stderr.startswith("agentjail: ") and message in proc.stderr, proc.stderr
+
+
+def test_check_help_ends_with_its_own_exit_status():
+    proc = subprocess.run([AGENTJAIL, "check", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc
+    assert "Exit status: 0 when the policy is valid" in proc.stdout, proc.stdout
+    assert "Exit codes of run" not in proc.stdout, proc.stdout

@@ -75,10 +75,10 @@ TEST_CASE("overrides: tmpfs, cwd, env, network and limits") {
   overrides.cwd = "/scratch";
   overrides.env = {"FOO=bar=baz", "PATH=/bin", "EMPTY="};
   overrides.net = "host";
-  overrides.wall_time = "2m";
-  overrides.cpu_time = "unlimited";
-  overrides.memory = "1G";
-  overrides.pids = "500";
+  overrides.limits["--time"] = "2m";
+  overrides.limits["--cpu-time"] = "unlimited";
+  overrides.limits["--memory"] = "1G";
+  overrides.limits["--pids"] = "500";
   Diagnostics diagnostics;
   REQUIRE(apply_overrides(policy, overrides, "/", diagnostics));
   CHECK(mount_at(policy, "/scratch").size == 16ull << 20);
@@ -104,9 +104,9 @@ TEST_CASE("overrides: tmpfs, cwd, env, network and limits") {
 
 TEST_CASE("overrides: each bad option is reported under its own name") {
   Overrides overrides;
-  overrides.memory = "12Q";
-  overrides.pids = "many";
-  overrides.wall_time = "1.5ms";
+  overrides.limits["--memory"] = "12Q";
+  overrides.limits["--pids"] = "many";
+  overrides.limits["--time"] = "1.5ms";
   overrides.net = "lopback";
   overrides.env = {"NOEQUALS", "=x"};
   overrides.cwd = "relative";
@@ -127,9 +127,9 @@ TEST_CASE("overrides: each bad option is reported under its own name") {
                       "--pids: \"many\" is not a number of processes (1..4194304, or \"unlimited\")",
                   });
   Overrides zero;
-  zero.pids = "0";
-  zero.memory = "0";
-  zero.cpu_time = "0";
+  zero.limits["--pids"] = "0";
+  zero.limits["--memory"] = "0";
+  zero.limits["--cpu-time"] = "0";
   CHECK(failures(zero).size() == 3);
   Overrides root;
   root.rw = {"/"};  // the host's root onto the jail's root: refused
@@ -139,9 +139,9 @@ TEST_CASE("overrides: each bad option is reported under its own name") {
 TEST_CASE("overrides: unlimited and the policy stays valid afterwards") {
   Policy policy = base();
   Overrides overrides;
-  overrides.memory = "unlimited";
-  overrides.pids = "unlimited";
-  overrides.wall_time = "unlimited";
+  overrides.limits["--memory"] = "unlimited";
+  overrides.limits["--pids"] = "unlimited";
+  overrides.limits["--time"] = "unlimited";
   Diagnostics diagnostics;
   REQUIRE(apply_overrides(policy, overrides, "/", diagnostics));
   CHECK_FALSE(policy.limits.memory_bytes.has_value());
