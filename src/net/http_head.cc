@@ -158,12 +158,12 @@ Head parse_request_head(std::span<const uint8_t> data) {
   head.head_length = *end;
   if (collector.host_headers == 1) {
     head.host = parse_authority(trim(collector.host));
-    if (!head.host) return malformed("Host header " + quoted(collector.host) + " is not host[:port]");
+    if (!head.host) return malformed("Host header " + aj::quoted(collector.host) + " is not host[:port]");
   }
   if (parser.method == HTTP_CONNECT) {
     head.target_authority = parse_authority(collector.url);
     if (!head.target_authority || !head.target_authority->port)
-      return malformed("CONNECT target " + quoted(collector.url) + " is not host:port");
+      return malformed("CONNECT target " + aj::quoted(collector.url) + " is not host:port");
     return head;
   }
   if (!collector.url.empty() && collector.url.front() != '/' && collector.url != "*") {
@@ -171,7 +171,7 @@ Head parse_request_head(std::span<const uint8_t> data) {
     http_parser_url_init(&url);
     if (http_parser_parse_url(collector.url.data(), collector.url.size(), 0, &url) != 0 ||
         !(url.field_set & (1 << UF_SCHEMA)) || !(url.field_set & (1 << UF_HOST)))
-      return malformed("request target " + quoted(collector.url) + " is neither /path nor scheme://host/path");
+      return malformed("request target " + aj::quoted(collector.url) + " is neither /path nor scheme://host/path");
     if (url.field_set & (1 << UF_USERINFO)) return malformed("request target with user:password@");
     auto field = [&](int f) { return collector.url.substr(url.field_data[f].off, url.field_data[f].len); };
     head.target_scheme = lower(field(UF_SCHEMA));
@@ -182,6 +182,8 @@ Head parse_request_head(std::span<const uint8_t> data) {
       authority.port = url.port;
     }
     head.target_authority = std::move(authority);
+    head.origin_form = (url.field_set & (1 << UF_PATH)) ? field(UF_PATH) : "/";
+    if (url.field_set & (1 << UF_QUERY)) head.origin_form += "?" + field(UF_QUERY);
   }
   return head;
 }

@@ -40,6 +40,7 @@ struct Head {
   // ("http://host:port/..."). nullopt for origin-form ("/path").
   std::optional<Authority> target_authority;
   std::string target_scheme;          // absolute-form only, lower case ("http")
+  std::string origin_form;            // absolute-form only: its path and query ("/a?b"; "/" if none)
   size_t head_length = 0;             // bytes up to and including the blank line
   std::string problem;                // malformed: what was wrong
 };

@@ -20,21 +20,21 @@ std::optional<std::string> name_problem(std::string_view name) {
   for (std::string_view rest = name; !rest.empty();) {
     size_t dot = rest.find('.');
     std::string_view label = rest.substr(0, dot);
-    if (label.empty()) return "empty label in " + quoted(name);
-    if (label.size() > 63) return "label longer than 63 characters in " + quoted(name);
+    if (label.empty()) return "empty label in " + aj::quoted(name);
+    if (label.size() > 63) return "label longer than 63 characters in " + aj::quoted(name);
     for (char c : label) {
       if (static_cast<unsigned char>(c) >= 0x80)
-        return quoted(name) + " is not ASCII: write an internationalised name in its xn-- form";
-      if (!is_ldh(c)) return "character " + quoted(std::string_view(&c, 1)) + " is not allowed in a host name";
+        return aj::quoted(name) + " is not ASCII: write an internationalised name in its xn-- form";
+      if (!is_ldh(c)) return "character " + aj::quoted(std::string_view(&c, 1)) + " is not allowed in a host name";
     }
-    if (label.front() == '-' || label.back() == '-') return "label " + quoted(label) + " starts or ends with '-'";
+    if (label.front() == '-' || label.back() == '-') return "label " + aj::quoted(label) + " starts or ends with '-'";
     all_digits_last = std::all_of(label.begin(), label.end(), [](char c) { return c >= '0' && c <= '9'; });
     if (dot == std::string_view::npos) break;
     rest = rest.substr(dot + 1);
-    if (rest.empty()) return "empty label in " + quoted(name);
+    if (rest.empty()) return "empty label in " + aj::quoted(name);
   }
   // "1.2.3.999" is a mistyped address, not a name (no top-level domain is numeric).
-  if (all_digits_last) return quoted(name) + " is neither a host name nor an IP address";
+  if (all_digits_last) return aj::quoted(name) + " is neither a host name nor an IP address";
   return std::nullopt;
 }
 
@@ -70,23 +70,23 @@ Result<Rule> parse_rule(std::string_view text) {
   Rule rule;
   rule.text = std::string(text);
   if (text.empty()) return bad("empty entry");
-  if (trim(text) != text) return bad(quoted(text) + " has spaces around it");
+  if (trim(text) != text) return bad(aj::quoted(text) + " has spaces around it");
   if (text.find("://") != std::string_view::npos)
-    return bad(quoted(text) + ": write the host only (no scheme), e.g. pypi.org or pypi.org:443");
+    return bad(aj::quoted(text) + ": write the host only (no scheme), e.g. pypi.org or pypi.org:443");
 
   std::string_view host = text;
   std::optional<std::string_view> port_text;
   if (text.front() == '[') {
     // [IPv6 address or range] with an optional :PORT
     size_t close = text.find(']');
-    if (close == std::string_view::npos) return bad(quoted(text) + ": '[' without ']'");
+    if (close == std::string_view::npos) return bad(aj::quoted(text) + ": '[' without ']'");
     host = text.substr(1, close - 1);
     std::string_view after = text.substr(close + 1);
     if (!after.empty()) {
-      if (after.front() != ':') return bad(quoted(text) + ": expected :PORT after ']'");
+      if (after.front() != ':') return bad(aj::quoted(text) + ": expected :PORT after ']'");
       port_text = after.substr(1);
     }
-    if (host.find(':') == std::string_view::npos) return bad(quoted(text) + ": brackets are for IPv6 addresses only");
+    if (host.find(':') == std::string_view::npos) return bad(aj::quoted(text) + ": brackets are for IPv6 addresses only");
   } else if (std::count(text.begin(), text.end(), ':') == 1) {
     size_t colon = text.find(':');
     host = text.substr(0, colon);
@@ -95,14 +95,14 @@ Result<Rule> parse_rule(std::string_view text) {
   // Two or more colons without brackets: an IPv6 address or range without a port.
   if (port_text) {
     auto port = parse_port(*port_text);
-    if (!port) return bad("port " + quoted(*port_text) + " is not a number in 1-65535");
+    if (!port) return bad("port " + aj::quoted(*port_text) + " is not a number in 1-65535");
     rule.ports = {*port};
   } else {
     rule.ports.assign(std::begin(kDefaultPorts), std::end(kDefaultPorts));
   }
-  if (host.empty()) return bad(quoted(text) + ": no host before the port");
+  if (host.empty()) return bad(aj::quoted(text) + ": no host before the port");
   if (host.find('/') != std::string_view::npos && !Address::parse(host.substr(0, host.find('/'))))
-    return bad(quoted(text) + ": a path is not allowed (the allowlist decides by host and port)");
+    return bad(aj::quoted(text) + ": a path is not allowed (the allowlist decides by host and port)");
 
   bool looks_like_address = host.find(':') != std::string_view::npos || host.find('/') != std::string_view::npos ||
                             Address::parse(host).has_value();
@@ -115,10 +115,10 @@ Result<Rule> parse_rule(std::string_view text) {
     return rule;
   }
 
-  if (host.back() == '.') return bad(quoted(text) + ": drop the trailing dot");
+  if (host.back() == '.') return bad(aj::quoted(text) + ": drop the trailing dot");
   if (host.starts_with("*.")) {
     std::string_view suffix = host.substr(2);
-    if (suffix.find('*') != std::string_view::npos) return bad(quoted(text) + ": '*' may appear only once, as the first label");
+    if (suffix.find('*') != std::string_view::npos) return bad(aj::quoted(text) + ": '*' may appear only once, as the first label");
     if (auto problem = name_problem(suffix)) return bad(*problem);
     rule.kind = Rule::Kind::suffix;
     rule.name = lower(suffix);
@@ -126,7 +126,7 @@ Result<Rule> parse_rule(std::string_view text) {
   }
   if (host == "*") return bad("'*' would allow every name: use network.mode = \"host\" for that");
   if (host.find('*') != std::string_view::npos)
-    return bad(quoted(text) + ": '*' is allowed only as a whole first label (*.example.org)");
+    return bad(aj::quoted(text) + ": '*' is allowed only as a whole first label (*.example.org)");
   if (auto problem = name_problem(host)) return bad(*problem);
   rule.kind = Rule::Kind::name;
   rule.name = lower(host);
@@ -149,7 +149,7 @@ Result<RuleSet> RuleSet::parse(const std::vector<std::string>& entries) {
   std::vector<Rule> rules;
   for (const std::string& entry : entries) {
     auto rule = parse_rule(entry);
-    if (!rule) return std::unexpected(std::move(rule).error().context("network.allow " + quoted(entry)));
+    if (!rule) return std::unexpected(std::move(rule).error().context("network.allow " + aj::quoted(entry)));
     rules.push_back(std::move(*rule));
   }
   return RuleSet(std::move(rules));

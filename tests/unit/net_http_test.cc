@@ -54,10 +54,13 @@ TEST_CASE("net http: proxy requests") {
   CHECK(absolute.target_scheme == "http");
   CHECK(absolute.target_authority->host == "Example.org");
   CHECK(absolute.target_authority->port == 8080);
+  CHECK(absolute.origin_form == "/a?b");
 
   Head no_port = parse("GET http://example.org/ HTTP/1.1\r\n\r\n");
   REQUIRE(no_port.status == Head::Status::ok);
   CHECK_FALSE(no_port.target_authority->port.has_value());
+  CHECK(no_port.origin_form == "/");
+  CHECK(parse("GET http://example.org HTTP/1.1\r\n\r\n").origin_form == "/");
 }
 
 TEST_CASE("net http: partial, foreign and malformed heads") {
