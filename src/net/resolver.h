@@ -57,7 +57,7 @@ class Resolver {
   int next_timeout_ms() const;
   // Delivers finished lookups to their callbacks. Call after each of the calls above.
   void run_completions(double now_ms);
-  bool has_completions() const { return !finished_.empty(); }
+  bool has_completions() const { return !finished_.empty() || !ready_.empty(); }
 
  private:
   Resolver() = default;

@@ -24,6 +24,14 @@ bool would_block(int error) { return error == EAGAIN || error == EWOULDBLOCK; }
 
 bool is_loopback(const Address& a) { return classify(a) == AddressClass::loopback; }
 
+// Two spellings of one host: the same address, or the same name.
+bool same_host(std::string_view a, std::string_view b) {
+  auto x = Address::parse(a), y = Address::parse(b);
+  if (x || y) return x && y && *x == *y;
+  auto m = normalize_name(a), n = normalize_name(b);
+  return m && n && *m == *n;
+}
+
 std::string target_text(const Stream& s) {
   return s.name.empty() ? to_string(s.destination, s.port) : s.name + ":" + std::to_string(s.port);
 }
@@ -350,13 +358,12 @@ void Broker::Impl::read_proxy_head(Stream& s) {
                                          (target.port ? ":" + std::to_string(*target.port) : "") + "\r\n");
     }
     s.in.assign(rewritten.begin(), rewritten.end());
-    if (head.host) {
-      auto a = normalize_name(head.host->host), b = normalize_name(target.host);
-      if (!a || a != b || head.host->port.value_or(80) != target.port.value_or(80)) {
-        s.port = target.port.value_or(80);
-        s.name = b.value_or(target.host);
-        return refuse(s, What::http, Reason::host_mismatch, "Host " + aj::quoted(head.host->host));
-      }
+    if (head.host && (!same_host(head.host->host, target.host) ||
+                      head.host->port.value_or(80) != target.port.value_or(80))) {
+      s.port = target.port.value_or(80);
+      if (auto address = Address::parse(target.host)) s.destination = *address;
+      else s.name = normalize_name(target.host).value_or(lower(target.host));
+      return refuse(s, What::http, Reason::host_mismatch, "Host " + aj::quoted(head.host->host));
     }
   } else {
     return proxy_error(s, 400, "agentjail: network: this is a proxy: send CONNECT host:port or GET http://host/path");
