@@ -38,7 +38,6 @@ struct Address {
   std::optional<Address> embedded_v4() const;
 
   friend bool operator==(const Address&, const Address&) = default;
-  friend auto operator<=>(const Address&, const Address&) = default;
 };
 
 // "host:port" with IPv6 in brackets ("[2001:db8::1]:443").

@@ -133,3 +133,19 @@ TEST_CASE("net tls: malformed and hiding hellos") {
   huge.resize(5 + 0x4000, 0);
   CHECK(parse_client_hello(huge).status == Hello::Status::malformed);
 }
+
+TEST_CASE("net tls: bytes after a complete hello do not change the verdict") {
+  // The client's next records (0-RTT data, a second hello in a broken client) may arrive in
+  // the same read as the hello: the decision is the hello's alone, and the same whether or
+  // not they are there (the fuzzer once took this for an inconsistency).
+  std::vector<uint8_t> hello = fixture("hello_openssl.bin");
+  std::vector<uint8_t> more = hello;
+  more.insert(more.end(), {23, 3, 3, 0, 3, 'a', 'b', 'c'});
+  Hello alone = parse_client_hello(hello);
+  Hello followed = parse_client_hello(more);
+  CHECK(followed.status == Hello::Status::ok);
+  CHECK(followed.server_name == alone.server_name);
+  std::vector<uint8_t> twice = hello;
+  twice.insert(twice.end(), hello.begin(), hello.end());
+  CHECK(parse_client_hello(twice).server_name == "pypi.org");
+}
