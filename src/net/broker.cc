@@ -30,6 +30,9 @@ void Broker::Impl::deny(What what, std::optional<std::string> name, std::optiona
   if (address) d.address = address->to_string();
   d.port = port;
   d.reason = reason;
+  // The particulars quote bytes from the jail (a Host header, a request target): one stderr
+  // line must stay one readable line, whatever the jail sent.
+  if (detail.size() > kMaxDetail) detail = detail.substr(0, kMaxDetail) + "...";
   d.detail = std::move(detail);
   log(describe(d));
   recorder.deny(std::move(d));

@@ -24,11 +24,12 @@ inline constexpr double kNever = std::numeric_limits<double>::infinity();
 inline constexpr uint16_t kDnsPort = 53;
 inline constexpr uint16_t kProxyPort = 3128;
 inline constexpr uint32_t kDnsTtl = 60;
-inline constexpr size_t kPipeBytes = 64 * 1024;      // one pipe per direction (the kernel's default)
+inline constexpr size_t kPipeBytes = 64 * 1024;      // at most, per direction (the kernel's default pipe)
 inline constexpr size_t kMaxUdpPending = 256;         // DNS answers waiting for the host resolver
 inline constexpr size_t kMaxDnsPerStream = 64;        // DNS-over-TCP queries on one connection
 inline constexpr double kDnsIdleMs = 10'000;
 inline constexpr double kCloseMs = 2'000;             // to deliver a 403 before the close
+inline constexpr size_t kMaxDetail = 300;             // bytes of a refusal's particulars
 
 // What an epoll event is for: the low 3 bits of its u64; the rest is an id.
 enum Tag : uint64_t { kListenerTag = 0, kClientTag = 1, kUpstreamTag = 2, kTimerTag = 3, kResolverTag = 4 };
@@ -76,6 +77,11 @@ struct Stream {
   // Relay: one pipe per direction.
   sys::UniqueFd up_read, up_write, down_read, down_write;
   size_t up_fill = 0, down_fill = 0;
+  size_t pipe_bytes = kPipeBytes;  // the smaller pipe's capacity (F_GETPIPE_SZ)
+  // A splice into the pipe would block although it holds less than pipe_bytes: its slots are
+  // used up (one per socket buffer fragment, however small). The socket that feeds it is not
+  // watched until the other side has drained some, or a readable socket would spin the loop.
+  bool up_full = false, down_full = false;
   bool client_eof = false, upstream_eof = false, upstream_shut = false, client_shut = false;
   bool upstream_dead = false;  // hung up: no longer watched
   uint64_t bytes_out = 0, bytes_in = 0;

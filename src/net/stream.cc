@@ -5,6 +5,8 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+
 #include "base/strings.h"
 #include "net/broker_impl.h"
 #include "net/http_head.h"
@@ -138,11 +140,11 @@ void Broker::Impl::on_stream_event(uint64_t id, bool upstream_side, uint32_t eve
       case State::closing: {
         // Discard what the client still sends, so that our close is not an RST that could
         // destroy the 403 before the client has read it.
+        // Bounded per event, so that a jail that keeps sending cannot hold the loop here.
         char sink[4096];
-        ssize_t n;
-        while ((n = recv(s.client.get(), sink, sizeof sink, 0)) > 0) {
-        }
-        if (n == 0 || !would_block(errno)) return close_stream(s, false);
+        ssize_t n = 1;
+        for (int round = 0; round < 64 && n > 0; ++round) n = recv(s.client.get(), sink, sizeof sink, 0);
+        if (n == 0 || (n < 0 && !would_block(errno))) return close_stream(s, false);
         break;
       }
       default:
@@ -200,9 +202,10 @@ void Broker::Impl::update_interest(Stream& s) {
     case State::dns:
     case State::closing: client = EPOLLIN; break;
     case State::relaying:
-      if (!s.upstream_dead && s.in_sent == s.in.size() && !s.client_eof && s.up_fill < kPipeBytes) client |= EPOLLIN;
+      if (!s.upstream_dead && s.in_sent == s.in.size() && !s.client_eof && s.up_fill < s.pipe_bytes && !s.up_full)
+        client |= EPOLLIN;
       if (s.down_fill > 0) client |= EPOLLOUT;
-      if (!s.upstream_eof && s.down_fill < kPipeBytes) upstream |= EPOLLIN;
+      if (!s.upstream_eof && s.down_fill < s.pipe_bytes && !s.down_full) upstream |= EPOLLIN;
       if (s.up_fill > 0 || s.in_sent < s.in.size()) upstream |= EPOLLOUT;
       break;
     case State::connecting: upstream = EPOLLOUT; break;
@@ -512,6 +515,11 @@ void Broker::Impl::start_relay(Stream& s) {
   if (pipe2(down, O_NONBLOCK | O_CLOEXEC) != 0) return close_stream(s, true);
   s.down_read.reset(down[0]);
   s.down_write.reset(down[1]);
+  // What the pipes really hold: past the user's pipe-user-pages-soft the kernel makes them one
+  // page. Counting on more would keep the client watched while its pipe is full, and the loop
+  // would spin on a readable socket it cannot drain.
+  int up_size = fcntl(up[1], F_GETPIPE_SZ), down_size = fcntl(down[1], F_GETPIPE_SZ);
+  if (up_size > 0 && down_size > 0) s.pipe_bytes = std::min({kPipeBytes, size_t(up_size), size_t(down_size)});
   s.state = Stream::State::relaying;
   s.deadline_ms = kNever;
   Connection c;
@@ -575,8 +583,8 @@ void Broker::Impl::pump(Stream& s) {
         return close_stream(s, true);
       }
     } else {
-      if (!s.client_eof && s.up_fill < kPipeBytes) {
-        size_t room = kPipeBytes - s.up_fill;
+      if (!s.client_eof && s.up_fill < s.pipe_bytes && !s.up_full) {
+        size_t room = s.pipe_bytes - s.up_fill;
         if (config.max_bytes) room = std::min<uint64_t>(room, *config.max_bytes - bytes_out_total);
         if (room == 0) {
           // The egress cap is spent. More data from the jail is a refusal; an end is not.
@@ -602,6 +610,8 @@ void Broker::Impl::pump(Stream& s) {
             progress = true;
           } else if (!would_block(errno)) {
             return close_stream(s, true);
+          } else if (s.up_fill > 0) {
+            s.up_full = true;
           }
         }
       }
@@ -609,6 +619,7 @@ void Broker::Impl::pump(Stream& s) {
         ssize_t n = splice(s.up_read.get(), nullptr, s.upstream.get(), nullptr, s.up_fill, kSplice);
         if (n > 0) {
           s.up_fill -= size_t(n);
+          s.up_full = false;
           progress = true;
         } else if (n < 0 && !would_block(errno)) {
           return close_stream(s, true);
@@ -620,8 +631,8 @@ void Broker::Impl::pump(Stream& s) {
       }
     }
     // Outside -> jail.
-    if (!s.upstream_dead && !s.upstream_eof && s.down_fill < kPipeBytes) {
-      ssize_t n = splice(s.upstream.get(), nullptr, s.down_write.get(), nullptr, kPipeBytes - s.down_fill, kSplice);
+    if (!s.upstream_dead && !s.upstream_eof && s.down_fill < s.pipe_bytes && !s.down_full) {
+      ssize_t n = splice(s.upstream.get(), nullptr, s.down_write.get(), nullptr, s.pipe_bytes - s.down_fill, kSplice);
       if (n > 0) {
         s.down_fill += size_t(n);
         s.bytes_in += uint64_t(n);
@@ -631,12 +642,15 @@ void Broker::Impl::pump(Stream& s) {
         progress = true;
       } else if (!would_block(errno)) {
         return close_stream(s, true);
+      } else if (s.down_fill > 0) {
+        s.down_full = true;
       }
     }
     if (s.down_fill > 0 && f == Flush::done) {
       ssize_t n = splice(s.down_read.get(), nullptr, s.client.get(), nullptr, s.down_fill, kSplice);
       if (n > 0) {
         s.down_fill -= size_t(n);
+        s.down_full = false;
         progress = true;
       } else if (n < 0 && !would_block(errno)) {
         return close_stream(s, true);

@@ -238,6 +238,16 @@ def test_host_header_mismatch():
     assert s.accepts.get("http", 0) == 0, s
 
 
+def test_a_hostile_host_header_is_refused_in_one_short_line():
+    # The refusal quotes the jail's bytes: cut to a readable line, never 8 KiB of them.
+    s = scenario(curl("--noproxy", "*", "-H", "Host: " + "a" * 8000 + ".test", "http://allowed.test/"))
+    assert s.code != 0, s
+    only_denial(s, what="http", name="allowed.test", port=80, reason="host_mismatch")
+    lines = [line for line in s.stderr.splitlines() if line.startswith("agentjail:")]
+    assert len(lines) == 1 and len(lines[0]) < 600, s
+    assert s.accepts.get("http", 0) == 0, s
+
+
 def test_txt_query_to_a_public_resolver():
     code = r"""
 import socket
