@@ -12,9 +12,11 @@ answers rebind.test -> 10.0.0.1, meta.test -> 169.254.169.254, up.test -> 127.0.
 NXDOMAIN otherwise. OUT: the driver's exit code, output and report, and how many connections
 (and bytes) each server accepted, and how many queries the upstream DNS saw.
 """
+import atexit
 import http.server
 import json
 import os
+import shutil
 import socket
 import socketserver
 import ssl
@@ -44,6 +46,8 @@ for address in ("10.0.0.1/32", "169.254.169.254/32"):
     sh("ip", "addr", "add", address, "dev", "lo")
 
 tmp = tempfile.mkdtemp(prefix="aj-net-")
+# The CA's key, the config, the report: gone however this script ends.
+atexit.register(shutil.rmtree, tmp, True)
 ca_key, ca_pem = os.path.join(tmp, "ca.key"), os.path.join(tmp, "ca.pem")
 key, csr, pem, ext = (os.path.join(tmp, n) for n in ("srv.key", "srv.csr", "srv.pem", "ext.cnf"))
 with open(ext, "w") as f:
@@ -195,6 +199,6 @@ if os.path.exists(report_path):
         report = json.load(f)
 with lock:
     result = {"code": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr, "report": report,
-              "accepts": dict(accepts), "received": dict(received), "ca": ca_pem}
+              "accepts": dict(accepts), "received": dict(received)}
 with open(OUT, "w") as f:
     json.dump(result, f)
