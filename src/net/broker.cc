@@ -155,6 +155,8 @@ Status Broker::add_listener(sys::UniqueFd fd) {
   return {};
 }
 
+void Broker::set_jail_ipv6(bool ipv6) { impl_->config.ipv6 = ipv6; }
+
 int Broker::fd() const { return impl_->epoll.get(); }
 
 void Broker::on_ready() {

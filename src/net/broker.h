@@ -43,6 +43,10 @@ class Broker {
   // A listening socket from the jail: TCP (SOCK_STREAM, listening, any port) or UDP port 53.
   // Made non-blocking here.
   Status add_listener(sys::UniqueFd fd);
+  // Whether the jail got its IPv6 AnyIP route (AnyIp::ipv6 from its init): without it, AAAA
+  // questions get no data, so that clients do not try addresses the jail cannot reach. Known
+  // only once the jail is being built, after create(); call it before the first add_listener().
+  void set_jail_ipv6(bool ipv6);
   // An epoll descriptor: readable whenever on_ready() has work.
   int fd() const;
   // Handles whatever is ready; never blocks.

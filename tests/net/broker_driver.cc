@@ -92,7 +92,6 @@ int main(int argc, char** argv) {
   if (unshare(CLONE_NEWNET) != 0) die("unshare(CLONE_NEWNET): " + errno_text(errno) + " (run as root or under unshare -rn)");
   auto anyip = net::bring_up_anyip();
   if (!anyip) die(anyip.error().what());
-  if (!anyip->ipv6) config.ipv6 = false;
   auto ports = net::listener_ports(config);
   if (!ports) die(ports.error().what());
   auto listeners = net::make_listeners(*ports, anyip->ipv6);
@@ -112,6 +111,8 @@ int main(int argc, char** argv) {
   if (getenv("BROKER_DRIVER_VERBOSE")) hooks.on_log = [](const std::string& line) { std::cerr << "broker: " << line << "\n"; };
   auto broker = net::Broker::create(config, started, hooks);
   if (!broker) die(broker.error().what());
+  // As the supervisor learns it from the jail's init: after create().
+  if (!anyip->ipv6) (*broker)->set_jail_ipv6(false);
   for (auto& fd : *listeners)
     if (auto added = (*broker)->add_listener(std::move(fd)); !added) die(added.error().what());
 
