@@ -38,6 +38,7 @@ struct RunOptions {
   bool json = false;
   int verbose = 0;
   bool quiet = false;
+  int landlock_max_abi = -1;  // -1: whatever the kernel has
   policy::Overrides overrides;
 };
 
@@ -150,7 +151,8 @@ class Run {
     if (policy.audit_log) policy_audit_log_ = *policy.audit_log;
     clock.done("load-policy");
 
-    const host::Host host = host::probe();
+    host::Host host = host::probe();
+    host.landlock_abi_cap = options_.landlock_max_abi;
     clock.done("probe-host");
     auto plan = plan::build(policy, host, command_, caller_environment());
     if (!plan) return std::unexpected(plan.error().context("plan"));
@@ -271,6 +273,10 @@ Runner add_run(CLI::App& root, std::vector<std::string>& command) {
   cmd->add_option("--cpu-time", o.cpu_time, "limits.cpu_time, e.g. 10s or unlimited")->type_name("DURATION");
   cmd->add_option("--memory", o.memory, "limits.memory, e.g. 256MiB or unlimited")->type_name("SIZE");
   cmd->add_option("--pids", o.pids, "limits.pids, e.g. 64 or unlimited")->type_name("N");
+  cmd->add_option("--landlock-max-abi", options->landlock_max_abi,
+                  "For testing: use at most this Landlock ABI of the kernel's (0: none), as an older kernel would")
+      ->type_name("N")
+      ->check(CLI::Range(0, 1000));
   cmd->add_flag("-v,--verbose", options->verbose, "Log each stage of the run and each setup step, with its time, on stderr (-vv: more)");
   cmd->add_flag("-q,--quiet", options->quiet, "Print only errors of agentjail's own");
   cmd->allow_extras();  // reported below with a hint, instead of CLI11's generic message

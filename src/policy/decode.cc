@@ -17,6 +17,7 @@ constexpr double kMaxCpus = 1024;
 
 const std::vector<std::string> kNetworkModes = {"none", "loopback", "host"};
 const std::vector<std::string> kSeccompActions = {"errno", "kill", "log"};
+const std::vector<std::string> kLandlockModes = {"off", "best-effort", "required"};
 
 Problem no_control_characters(std::string_view text) {
   for (unsigned char c : text)
@@ -259,6 +260,8 @@ Policy decode(const toml::table& merged, Diagnostics& diagnostics) {
   top.allow("extends");
   std::string audit_log;
   if (read_string(top, "audit_log", audit_log, check_absolute)) policy.audit_log = audit_log;
+  if (auto mode = read_choice(top, "landlock", kLandlockModes))
+    policy.landlock = std::array{LandlockMode::off, LandlockMode::best_effort, LandlockMode::required}[*mode];
   section(top, "process", [&](TableReader& reader) { decode_process(reader, policy.process); });
   section(top, "limits", [&](TableReader& reader) { decode_limits(reader, policy.limits); });
   section(top, "filesystem", [&](TableReader& reader) { decode_filesystem(reader, policy.filesystem); });
