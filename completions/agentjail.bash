@@ -47,6 +47,10 @@ _agentjail() {
       fi
       return
       ;;
+    --landlock-max-abi)
+      COMPREPLY=($(compgen -W "0 1 2 3 4 5 6" -- "$cur"))
+      return
+      ;;
     --tmpfs | --cwd)
       return
       ;;
@@ -85,7 +89,7 @@ _agentjail() {
       ;;
     run)
       opts="-p --policy --json --report --audit-log --ro --rw --tmpfs --cwd --env --net --time
-            --cpu-time --memory --pids -v --verbose -q --quiet -h --help --"
+            --cpu-time --memory --pids --landlock-max-abi -v --verbose -q --quiet -h --help --"
       ;;
     check | doctor) opts="-p --policy --json -h --help" ;;
     seccomp) opts="-p --policy --format --sets --no-notify -h --help" ;;

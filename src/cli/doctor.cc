@@ -16,7 +16,9 @@
 //                      v1: {CONTROLLER: {path, writable, memsw (memory only), problem: string|null}},
 //                      clone_into_cgroup, kill, memory_peak: bool, stale_removed: int}
 //   seccomp           {filter: bool, user_notify: bool}
-//   landlock          {abi: int (0: unavailable), used: false}
+//   landlock          {abi: int (the kernel's; 0: unavailable), used: bool (the policy's ruleset would be
+//                      applied), abi_used: int, mode: "off"|"best-effort"|"required" (the policy's),
+//                      not_enforced: [..] (rights of agentjail's newest ABI this kernel lacks)}
 //   policy            {name, source, cgroup: "v2"|"v1"|"none", limits: {LIMIT: {value: number|null (bytes,
 //                      ms, count or CPUs; null = unlimited), enforced_by: string, full: bool}},
 //                      warnings: [..] (as the run report would list them), notes: [..]}
@@ -177,7 +179,12 @@ json to_json(const Findings& f) {
         {"memory_peak", h.memory_peak},
         {"stale_removed", f.stale_removed}}},
       {"seccomp", {{"filter", h.seccomp}, {"user_notify", h.seccomp_notify}}},
-      {"landlock", {{"abi", h.landlock_abi}, {"used", false}}},
+      {"landlock",
+       {{"abi", h.landlock_abi},
+        {"used", f.plan && f.plan->landlock.abi > 0},
+        {"abi_used", f.plan ? f.plan->landlock.abi : 0},
+        {"mode", policy::to_string(f.policy.policy.landlock)},
+        {"not_enforced", f.plan ? f.plan->landlock.not_enforced : std::vector<std::string>{}}}},
       {"policy",
        {{"name", f.policy.policy.name},
         {"source", f.policy.source},
@@ -220,6 +227,18 @@ std::string v1_detail(const host::Host& h, bool* any_writable) {
   return parts.empty() ? "no cgroup v1 hierarchy is mounted" : join(parts, "; ");
 }
 
+// What `run` would enforce with the policy: the ABI it uses and the rights this kernel lacks.
+std::string landlock_detail(const Findings& f) {
+  const std::string mode = std::string("landlock = \"") + policy::to_string(f.policy.policy.landlock) + "\"";
+  if (!f.plan) return mode + ": " + f.plan_error;
+  const plan::LandlockPlan& landlock = f.plan->landlock;
+  if (!landlock.enabled) return mode + ": no ruleset";
+  if (landlock.abi == 0) return mode + ": no ruleset, the mounts alone fence the filesystem";
+  std::string out = mode + ": a ruleset of ABI " + std::to_string(landlock.abi) + " over the mounts";
+  if (landlock.not_enforced.empty()) return out + ", every right enforced";
+  return out + "; not enforced here: " + join(landlock.not_enforced, ", ");
+}
+
 void print_table(const Findings& f) {
   const host::Host& h = f.host;
   auto line = [](const std::string& item, const std::string& state, const std::string& detail) {
@@ -236,7 +255,7 @@ void print_table(const Findings& f) {
   line("clone into cgroup", yes_no(h.clone_into_cgroup), "clone3(CLONE_INTO_CGROUP), kernel 5.7+");
   line("cgroup.kill", yes_no(h.cgroup_kill), "kernel 5.14+; without it every pid is SIGKILLed in turn");
   line("seccomp", yes_no(h.seccomp), std::string("user notification: ") + yes_no(h.seccomp_notify));
-  line("landlock", h.landlock_abi ? "ABI " + std::to_string(h.landlock_abi) : "no", "not used by agentjail yet");
+  line("landlock", h.landlock_abi ? "ABI " + std::to_string(h.landlock_abi) : "no", landlock_detail(f));
   line("stale cgroups", std::to_string(f.stale_removed), "removed (left by SIGKILLed runs)");
 
   const plan::CgroupPlan e = plan::decide_cgroup(f.policy.policy.limits, h);

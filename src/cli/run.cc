@@ -39,6 +39,7 @@ struct RunOptions {
   bool json = false;
   int verbose = 0;
   bool quiet = false;
+  int landlock_max_abi = -1;  // -1: whatever the kernel has
   policy::Overrides overrides;
 };
 
@@ -151,7 +152,8 @@ class Run {
     if (policy.audit_log) policy_audit_log_ = *policy.audit_log;
     clock.done("load-policy");
 
-    const host::Host host = host::probe();
+    host::Host host = host::probe();
+    host.landlock_abi_cap = options_.landlock_max_abi;
     clock.done("probe-host");
     auto plan = plan::build(policy, host, command_, caller_environment());
     if (!plan) return std::unexpected(plan.error().context("plan"));
@@ -269,6 +271,10 @@ Runner add_run(CLI::App& root, std::vector<std::string>& command) {
   cmd->add_option("--env", o.env, "Set a variable in the jail (process.env); repeatable")->type_name("NAME=VALUE");
   cmd->add_option("--net", o.net, "network.mode: none, loopback or host")->type_name("MODE");
   add_limit_options(*cmd, o.limits);  // --time, --cpu-time, --memory, --pids: limits/table.h
+  cmd->add_option("--landlock-max-abi", options->landlock_max_abi,
+                  "For testing: use at most this Landlock ABI of the kernel's (0: none), as an older kernel would")
+      ->type_name("N")
+      ->check(CLI::Range(0, 1000));
   cmd->add_flag("-v,--verbose", options->verbose, "Log each stage of the run and each setup step, with its time, on stderr (-vv: more)");
   cmd->add_flag("-q,--quiet", options->quiet, "Print only errors of agentjail's own");
   cmd->allow_extras();  // reported below with a hint, instead of CLI11's generic message

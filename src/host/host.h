@@ -65,6 +65,9 @@ struct Host {
   bool seccomp = false;               // seccomp filter mode
   bool seccomp_notify = false;        // SECCOMP_RET_USER_NOTIF
   int landlock_abi = 0;               // 0 when landlock is unavailable
+  // Not probed: `run --landlock-max-abi N` (for testing) lets agentjail use at most ABI N of
+  // the kernel's, to show an older kernel's behaviour on a newer one. -1: no cap.
+  int landlock_abi_cap = -1;
 };
 
 // Reads /proc, /sys and a few harmless syscalls; creates nothing, forks nothing.

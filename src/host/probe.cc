@@ -1,5 +1,4 @@
 // host::probe(): cheap reads of /proc and /sys plus harmless queries; it runs on every `run`.
-#include <linux/landlock.h>
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <sys/syscall.h>
@@ -18,6 +17,7 @@
 #include "host/host.h"
 #include "host/procfs.h"
 #include "sys/files.h"
+#include "sys/landlock.h"
 
 namespace aj::host {
 namespace {
@@ -72,11 +72,6 @@ void probe_seccomp(Host& host) {
   host.seccomp_notify = host.seccomp && available(SECCOMP_RET_USER_NOTIF);
 }
 
-void probe_landlock(Host& host) {
-  long abi = ::syscall(SYS_landlock_create_ruleset, nullptr, 0, LANDLOCK_CREATE_RULESET_VERSION);
-  host.landlock_abi = abi > 0 ? static_cast<int>(abi) : 0;
-}
-
 }  // namespace
 
 bool Host::kernel_at_least(int major, int minor) const {
@@ -101,7 +96,7 @@ Host probe() {
                 self_cgroup ? parse_proc_cgroup(*self_cgroup) : std::vector<ProcCgroupLine>{});
   if (auto meminfo = sys::read_file("/proc/meminfo")) host.swap_total_bytes = parse_swap_total(*meminfo);
   probe_seccomp(host);
-  probe_landlock(host);
+  host.landlock_abi = sys::landlock::abi_version();
   return host;
 }
 

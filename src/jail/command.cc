@@ -24,6 +24,9 @@ constexpr Step kCommandSteps[] = {
     // Privileges go before anything looks at files as the command would.
     {"drop-capabilities", steps::drop_capabilities},
     {"no-new-privs", steps::no_new_privs},
+    // The second fence over the mounts. Restricting oneself needs no_new_privs (no capability
+    // is left); before the command's own lookups, so 126/127 are what the command would hit.
+    {"landlock", steps::apply_landlock},
     // With the command's own credentials, so 126/127 are what the command would hit.
     {"resolve-command", steps::resolve_command, OnFailure::exec_error},
     // Late: RLIMIT_AS and RLIMIT_NOFILE must not starve the steps above.

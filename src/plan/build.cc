@@ -8,6 +8,7 @@
 #include "plan/build.h"
 
 #include "limits/table.h"
+#include "plan/landlock.h"
 #include "plan/mounts.h"
 
 namespace aj::plan {
@@ -150,6 +151,11 @@ Result<Plan> build(const policy::Policy& policy, const host::Host& host, std::ve
                             "(process.hostname is not applied)");
   if (!policy.namespaces.cgroup)
     plan.warnings.push_back("namespaces.cgroup = false: the jail sees the host's cgroup paths in /proc/self/cgroup");
+
+  // From the mounts as they will be, so it must follow every change to plan.mounts.
+  auto landlock = decide_landlock(policy.landlock, plan.mounts, host, plan.warnings);
+  if (!landlock) return std::unexpected(landlock.error());
+  plan.landlock = std::move(*landlock);
 
   auto caps = capability_values(policy.capabilities.keep);
   if (!caps) return std::unexpected(caps.error());

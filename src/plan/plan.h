@@ -114,6 +114,27 @@ struct SeccompSpec {
   int sync_fd = -1;
 };
 
+// One Landlock rule: `allowed` (sys/landlock.h rights) for the tree or file at `path` of the
+// finished root. A file (not a directory) keeps only the rights a file can carry.
+struct LandlockRule {
+  std::string path;
+  uint64_t allowed = 0;
+  bool optional = false;  // its mount may be missing (an optional bind): no such path is skipped
+  std::string origin;     // the mount it comes from, for messages
+};
+
+// The second fence over the mounts (plan/landlock.h derives it). The command applies it
+// after no_new_privs; with `abi` 0 there is no ruleset.
+struct LandlockPlan {
+  bool enabled = false;      // landlock != "off": the report states the fields below
+  int abi_kernel = 0;        // what the kernel has
+  int abi = 0;               // what the ruleset is built for (capped by agentjail and --landlock-max-abi)
+  uint64_t handled_fs = 0;   // every filesystem right of `abi`: denied unless a rule grants it
+  uint64_t scoped = 0;       // LANDLOCK_SCOPE_* of `abi`
+  std::vector<LandlockRule> rules;
+  std::vector<std::string> not_enforced;  // rights of the newest ABI this run lacks, by name
+};
+
 // The descriptor number the jail keeps its end of the supervisor socket on, from pid 1's last
 // step until the command's execve closes it. High, so that with limits.open_files below it the
 // command cannot get a socket of its own onto this number (the filter allows sendmsg on it only).
@@ -154,6 +175,7 @@ struct Plan {
   int child_sync_fd = kChildSyncFd;
 
   SeccompSpec seccomp;
+  LandlockPlan landlock;
 
   // The limits, once: the supervisor enforces wall and CPU time and the capture size, the
   // cgroup the rest as `cgroup` says, and the report restates them.

@@ -16,6 +16,7 @@ constexpr uint32_t kMaxId = 4294967294;  // (uid_t)-1 means "no change" to the k
 
 const std::vector<std::string> kNetworkModes = {"none", "loopback", "host"};
 const std::vector<std::string> kSeccompActions = {"errno", "kill", "log"};
+const std::vector<std::string> kLandlockModes = {"off", "best-effort", "required"};
 
 Problem no_control_characters(std::string_view text) {
   for (unsigned char c : text)
@@ -235,6 +236,8 @@ Policy decode(const toml::table& merged, Diagnostics& diagnostics) {
   top.allow("extends");
   std::string audit_log;
   if (read_string(top, "audit_log", audit_log, check_absolute)) policy.audit_log = audit_log;
+  if (auto mode = read_choice(top, "landlock", kLandlockModes))
+    policy.landlock = std::array{LandlockMode::off, LandlockMode::best_effort, LandlockMode::required}[*mode];
   section(top, "process", [&](TableReader& reader) { decode_process(reader, policy.process); });
   section(top, "limits", [&](TableReader& reader) { decode_limits(reader, policy.limits); });
   section(top, "filesystem", [&](TableReader& reader) { decode_filesystem(reader, policy.filesystem); });

@@ -150,6 +150,7 @@ std::string to_toml(const Policy& p) {
   line(out, "name", str(p.name));
   line(out, "description", str(p.description));
   if (p.audit_log) line(out, "audit_log", str(*p.audit_log));
+  line(out, "landlock", str(to_string(p.landlock)));
 
   out += "\n[process]\n";
   line(out, "cwd", str(p.process.cwd));
@@ -216,6 +217,7 @@ nlohmann::json to_json(const Policy& p) {
       {"name", p.name},
       {"description", p.description},
       {"audit_log", or_null(p.audit_log)},
+      {"landlock", to_string(p.landlock)},
       {"process",
        {{"cwd", p.process.cwd},
         {"hostname", p.process.hostname},

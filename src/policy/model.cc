@@ -32,4 +32,13 @@ const char* to_string(SeccompAction action) {
   return "?";
 }
 
+const char* to_string(LandlockMode mode) {
+  switch (mode) {
+    case LandlockMode::off: return "off";
+    case LandlockMode::best_effort: return "best-effort";
+    case LandlockMode::required: return "required";
+  }
+  return "?";
+}
+
 }  // namespace aj::policy

@@ -85,11 +85,19 @@ struct Namespaces {
   bool cgroup = true;
 };
 
+// The second fence (agentjail-policy(5), LANDLOCK): a Landlock ruleset derived from the mounts.
+enum class LandlockMode {
+  off,          // no ruleset
+  best_effort,  // what the kernel supports, a warning for each right it lacks
+  required,     // a kernel without Landlock is an error before the command runs
+};
+
 struct Policy {
   int version = 1;
   std::string name;
   std::string description;
   std::optional<std::string> audit_log;  // append one JSON line per run (issue 7)
+  LandlockMode landlock = LandlockMode::best_effort;
   Process process;
   Limits limits;
   Filesystem filesystem;
@@ -102,5 +110,6 @@ struct Policy {
 const char* to_string(MountType type);
 const char* to_string(NetworkMode mode);
 const char* to_string(SeccompAction action);
+const char* to_string(LandlockMode mode);  // "off" | "best-effort" | "required"
 
 }  // namespace aj::policy

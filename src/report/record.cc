@@ -60,6 +60,8 @@ void record_run(Report& report, const plan::Plan& plan, supervise::Supervised& s
   report.userns = true;
   report.seccomp = true;
   report.cgroup = plan::to_string(plan.cgroup.kind);
+  if (plan.landlock.enabled)
+    report.landlock = LandlockEnforcement{plan.landlock.abi_kernel, plan.landlock.abi, plan.landlock.not_enforced};
   report.wall_time_ms = s.wall_ms;
 }
 

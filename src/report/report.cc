@@ -117,7 +117,11 @@ nlohmann::json to_json(const Report& r) {
                  {"cpu_time_ms", or_null(r.limit_cpu_time_ms)},
                  {"memory_bytes", or_null(r.limit_memory_bytes)},
                  {"pids", or_null(r.limit_pids)}};
-  j["enforcement"] = {{"userns", r.userns}, {"cgroup", r.cgroup}, {"seccomp", r.seccomp}, {"landlock", r.landlock}};
+  json landlock = false;
+  if (r.landlock)
+    landlock = {{"abi_kernel", r.landlock->abi_kernel}, {"abi_used", r.landlock->abi_used},
+                {"not_enforced", r.landlock->not_enforced}};
+  j["enforcement"] = {{"userns", r.userns}, {"cgroup", r.cgroup}, {"seccomp", r.seccomp}, {"landlock", landlock}};
   json violations = json::array();
   for (const auto& v : r.violations)
     violations.push_back({{"syscall", v.syscall}, {"nr", v.nr}, {"args", v.args}, {"pid", v.pid},

@@ -17,6 +17,13 @@ namespace aj::report {
 using supervise::RunStatus;
 const char* to_string(RunStatus status);
 
+// enforcement.landlock: the ABI of the kernel, the one the ruleset used (0: none), and the
+// rights of agentjail's newest ABI this run could not enforce.
+struct LandlockEnforcement {
+  int abi_kernel = 0, abi_used = 0;
+  std::vector<std::string> not_enforced;
+};
+
 struct Report {
   std::string id;
   std::string policy_name, policy_source, policy_sha256;
@@ -39,7 +46,7 @@ struct Report {
   bool userns = false;
   std::string cgroup = "none";  // "v2" | "v1" | "none"
   bool seccomp = false;
-  bool landlock = false;
+  std::optional<LandlockEnforcement> landlock;  // null: landlock = "off" (the JSON says false)
 
   std::vector<seccomp::Violation> violations;
   uint64_t violations_dropped = 0;  // refusals past the cap, counted but not listed

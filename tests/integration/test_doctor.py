@@ -13,6 +13,7 @@ LIMITS = {"wall_time", "cpu_time", "memory", "pids", "cpus", "file_size", "open_
 
 UNLIMITED_POLICY = """version = 1
 name = "unlimited"
+landlock = "off"
 [limits]
 memory = "unlimited"
 pids = "unlimited"
@@ -48,7 +49,10 @@ def test_json_object_is_complete_and_typed():
         assert {"path", "writable", "problem"} <= set(c)
         assert c["writable"] or c["problem"]
     assert set(d["seccomp"]) == {"filter", "user_notify"}
-    assert isinstance(d["landlock"]["abi"], int) and d["landlock"]["used"] is False
+    assert set(d["landlock"]) == {"abi", "used", "abi_used", "mode", "not_enforced"}
+    assert isinstance(d["landlock"]["abi"], int) and d["landlock"]["mode"] == "best-effort"
+    assert d["landlock"]["used"] == (d["landlock"]["abi_used"] > 0) == (d["landlock"]["abi"] > 0)
+    assert d["landlock"]["abi_used"] == min(d["landlock"]["abi"], 6)
     assert d["policy"]["name"] == "default" and d["policy"]["source"] == "builtin:default"
     assert d["policy"]["cgroup"] in {"v2", "v1", "none"}
     assert set(d["policy"]["limits"]) == LIMITS

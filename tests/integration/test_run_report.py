@@ -25,6 +25,8 @@ def check_report_shape(report):
     assert set(report["memory"]) == {"peak_bytes", "source"}
     assert set(report["limits"]) == {"wall_time_ms", "cpu_time_ms", "memory_bytes", "pids"}
     assert set(report["enforcement"]) == {"userns", "cgroup", "seccomp", "landlock"}
+    landlock = report["enforcement"]["landlock"]
+    assert landlock is False or set(landlock) == {"abi_kernel", "abi_used", "not_enforced"}
     assert report["status"] in {"ok", "exit", "signal", "timeout", "cpu_limit", "memory_limit", "pids_limit",
                                 "seccomp", "setup_error"}
     assert report["started_at"].endswith("Z")

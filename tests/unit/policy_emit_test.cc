@@ -39,6 +39,7 @@ constexpr std::string_view kEveryKey = R"(version = 1
 name = "every-key"
 description = "Uses \"every\" key, in ünïcode"
 audit_log = "/var/log/agentjail/audit.jsonl"
+landlock = "required"
 
 [process]
 cwd = "/work"
@@ -149,6 +150,7 @@ TEST_CASE("emit: a policy that uses every key round-trips and keeps every value"
   CHECK(again.name == "every-key");
   CHECK(again.description == policy.description);
   CHECK(again.audit_log == policy.audit_log);
+  CHECK(again.landlock == LandlockMode::required);
   CHECK(again.process.env == policy.process.env);
   CHECK(again.process.umask == 027);
   CHECK(again.limits.wall_time_ms == 90'000);
@@ -207,6 +209,8 @@ TEST_CASE("emit: JSON has the same content with bytes, milliseconds and null for
   CHECK(j["namespaces"]["net"] == true);
   Policy defaults = load_ok("version = 1\n");
   CHECK(to_json(defaults)["audit_log"].is_null());
+  CHECK(to_json(defaults)["landlock"] == "best-effort");
+  CHECK(j["landlock"] == "required");
   CHECK(to_json(defaults)["seccomp"]["errno"] == "EPERM");
 }
 

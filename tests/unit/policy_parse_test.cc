@@ -476,3 +476,12 @@ TEST_CASE("policy: non-ASCII characters outside strings are syntax errors, never
   }
   CHECK(refused == checked);
 }
+
+TEST_CASE("policy: landlock is best-effort unless the policy says otherwise") {
+  CHECK(ok("version = 1\n").landlock == LandlockMode::best_effort);
+  CHECK(ok("version = 1\nlandlock = \"off\"\n").landlock == LandlockMode::off);
+  CHECK(ok("version = 1\nlandlock = \"required\"\n").landlock == LandlockMode::required);
+  CHECK(only_error("version = 1\nlandlock = \"require\"\n").format() ==
+        "p.toml:2:12: landlock: \"require\" is not one of off, best-effort, required (did you mean \"required\"?)");
+  CHECK(only_error("version = 1\nlandlock = true\n").message.starts_with("landlock: expected"));
+}

@@ -137,6 +137,16 @@ TEST_CASE("report JSON has every field, null where it does not apply") {
   CHECK(j["stderr"].is_null());
 }
 
+TEST_CASE("report JSON: enforcement.landlock is false when off, else the ABIs and what is missing") {
+  report::Report r;
+  CHECK(report::to_json(r)["enforcement"]["landlock"] == false);
+  r.landlock = report::LandlockEnforcement{6, 3, {"ioctl_dev", "abstract_unix_socket", "signal"}};
+  auto landlock = report::to_json(r)["enforcement"]["landlock"];
+  CHECK(landlock["abi_kernel"] == 6);
+  CHECK(landlock["abi_used"] == 3);
+  CHECK(landlock["not_enforced"] == nlohmann::json::array({"ioctl_dev", "abstract_unix_socket", "signal"}));
+}
+
 TEST_CASE("signal names") {
   CHECK(sys::signal_name(SIGKILL) == "SIGKILL");
   CHECK(sys::signal_name(SIGSYS) == "SIGSYS");

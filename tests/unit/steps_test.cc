@@ -61,6 +61,11 @@ TEST_CASE("command steps: the filter last, only the command's own name fails as 
   CHECK(command.back() == "seccomp");
   // Capabilities go before no_new_privs and the filter; ambient ones need securebits first.
   CHECK(index_of(command, "drop-capabilities") < index_of(command, "no-new-privs"));
+  // Without capabilities, landlock_restrict_self needs no_new_privs; the ruleset's openat2 calls
+  // would get ENOSYS from the filter; and the command's own lookups must already be fenced.
+  CHECK(index_of(command, "no-new-privs") < index_of(command, "landlock"));
+  CHECK(index_of(command, "drop-capabilities") < index_of(command, "landlock"));
+  CHECK(index_of(command, "landlock") < index_of(command, "resolve-command"));
   // stdio before close-fds: the pipe ends are dup'ed onto 0-2 before every other fd is closed.
   CHECK(index_of(command, "stdio") < index_of(command, "close-fds"));
   // A missing command is 127 / 126 as a shell says it; every other step is a setup error.

@@ -43,6 +43,7 @@ Status enter_cwd(ChildContext& ctx);          // process.cc: chdir(process.cwd)
 Status set_umask(ChildContext& ctx);          // process.cc
 Status drop_capabilities(ChildContext& ctx);  // identity.cc: bounding, permitted, effective, inheritable, ambient
 Status no_new_privs(ChildContext& ctx);       // identity.cc
+Status apply_landlock(ChildContext& ctx);     // landlock.cc: the plan's ruleset over the mounts (none: nothing)
 Status resolve_command(ChildContext& ctx);    // exec.cc: argv[0] via the jail's PATH: 127 / 126 decided here
 Status set_rlimits(ChildContext& ctx);        // process.cc
 Status unblock_signals(ChildContext& ctx);    // signals.cc
