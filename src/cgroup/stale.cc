@@ -11,11 +11,24 @@
 #include "cgroup/parse.h"
 #include "cgroup/layout.h"
 #include "sys/fd.h"
+#include "sys/files.h"
 
 namespace aj::cgroup {
 namespace {
 
-bool process_exists(pid_t pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
+// A zombie (or a dying process) is dead: kill(pid, 0) still succeeds until its parent reaps
+// it, which on a host whose pid 1 reaps orphans late can take seconds after a SIGKILL.
+bool zombie(pid_t pid) {
+  auto stat = sys::read_file("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat) return false;  // no procfs of our pid namespace: trust kill() alone
+  // "pid (comm) S ...": comm may hold spaces and parentheses, the state follows the last ')'.
+  size_t close = stat->rfind(')');
+  if (close == std::string::npos || close + 2 >= stat->size()) return false;
+  char state = (*stat)[close + 2];
+  return state == 'Z' || state == 'X' || state == 'x';
+}
+
+bool process_exists(pid_t pid) { return (::kill(pid, 0) == 0 || errno == EPERM) && !zombie(pid); }
 
 int remove_stale_below(const std::string& parent) {
   DIR* listing = ::opendir(parent.c_str());

@@ -131,6 +131,16 @@ class Run {
     // First, so that no signal can end us between creating a cgroup and owning the jail.
     auto signals = take_over_signals();
     if (!signals) return std::unexpected(signals.error());
+    // The files agentjail writes are opened now, before any jail can touch their paths, and
+    // without following a symlink: a missing directory is a setup error before the command runs.
+    if (!options_.report_path.empty()) {
+      auto opened = report::open_report_file(options_.report_path);
+      if (!opened) {
+        report_unwritable_ = true;
+        return std::unexpected(opened.error());
+      }
+      report_fd_ = std::move(*opened);
+    }
 
     StageClock clock;
     policy::Diagnostics diagnostics;
@@ -150,6 +160,14 @@ class Run {
     report_.policy_sha256 = policy::sha256_hex(policy);
     report::record_limits(report_, policy.limits);
     if (policy.audit_log) policy_audit_log_ = *policy.audit_log;
+    if (const std::string& log = audit_log_path(); !log.empty()) {
+      auto opened = report::open_audit_log(log);
+      if (!opened) {
+        audit_unwritable_ = true;
+        return std::unexpected(opened.error());
+      }
+      audit_fd_ = std::move(*opened);
+    }
     clock.done("load-policy");
 
     host::Host host = host::probe();
@@ -238,11 +256,23 @@ class Run {
     if (options_.json && !report_.stdout_capture) report_.stdout_capture = supervise::Capture{};
     if (options_.json && !report_.stderr_capture) report_.stderr_capture = supervise::Capture{};
     int code = report::exit_code(report_);
-    if (!report::emit(report_, options_.json, options_.report_path)) code = report::kExitSetupError;
-    const std::string& audit_log = options_.audit_log.empty() ? policy_audit_log_ : options_.audit_log;
-    if (!audit_log.empty() && !report::append_audit_line(audit_log, report_, ::getuid()))
+    bool emitted = report_fd_ ? report::emit(report_, options_.json, report_fd_.get(), options_.report_path)
+                   : report_unwritable_ ? report::emit(report_, options_.json, -1, "") && false
+                                        : report::emit(report_, options_.json, options_.report_path);
+    if (!emitted) code = report::kExitSetupError;
+    const std::string& audit_log = audit_log_path();
+    if (audit_fd_) {
+      if (!report::append_audit_line(audit_fd_.get(), audit_log, report_, ::getuid())) code = report::kExitSetupError;
+    } else if (audit_unwritable_) {
       code = report::kExitSetupError;
+    } else if (!audit_log.empty() && !report::append_audit_line(audit_log, report_, ::getuid())) {
+      code = report::kExitSetupError;
+    }
     return code;
+  }
+
+  const std::string& audit_log_path() const {
+    return options_.audit_log.empty() ? policy_audit_log_ : options_.audit_log;
   }
 
   RunOptions& options_;
@@ -250,6 +280,9 @@ class Run {
   report::Report report_;
   double started_ms_ = 0;
   std::string policy_audit_log_;
+  // Opened before the jail starts (see stages()); *_unwritable_: the open failed and said so.
+  sys::UniqueFd report_fd_, audit_fd_;
+  bool report_unwritable_ = false, audit_unwritable_ = false;
 };
 
 }  // namespace

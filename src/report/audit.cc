@@ -7,27 +7,13 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "sys/fd.h"
+#include "sys/files.h"
 
 namespace aj::report {
 namespace {
 
 constexpr const char* kCaptureFields[] = {"stdout",       "stderr",           "stdout_bytes",
                                           "stderr_bytes", "stdout_truncated", "stderr_truncated"};
-
-// Opens the log for appending, refusing anything but a regular file: a FIFO would block the
-// run's end forever (or hand the record to whoever reads it), a device is not a log, and a
-// symlink as last component is how a less privileged user redirects root's appends.
-Result<sys::UniqueFd> open_log(const std::string& path) {
-  // O_NONBLOCK only so that opening a FIFO without a reader fails instead of hanging; it has
-  // no effect on writes to a regular file.
-  sys::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK,
-                          0600));
-  if (!fd) return fail_errno("open");
-  struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return fail_errno("fstat");
-  if (!S_ISREG(st.st_mode)) return fail(EINVAL, "not a regular file");
-  return fd;
-}
 
 // One write(2), never a loop: a second write for the rest of a short one could land after
 // another run's line and split this record in two. A short write on a regular file means the
@@ -55,9 +41,26 @@ std::string audit_line(const Report& report, uid_t caller_uid) {
   return record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
+// Refuses anything but a regular file: a FIFO would block the run's end forever (or hand the
+// record to whoever reads it), a device is not a log, and a symlink in any component is how a
+// jail or a less privileged user redirects root's appends (sys::open_output_file).
+Result<sys::UniqueFd> open_audit_log(const std::string& path) {
+  auto fd = sys::open_output_file(path, O_APPEND, 0600);
+  if (!fd) return std::unexpected(fd.error().context("audit log " + path));
+  return fd;
+}
+
 bool append_audit_line(const std::string& path, const Report& report, uid_t caller_uid) {
-  auto fd = open_log(path);
-  aj::Status written = fd ? write_line(fd->get(), audit_line(report, caller_uid)) : aj::Status(std::unexpected(fd.error()));
+  auto fd = open_audit_log(path);
+  if (!fd) {
+    log::error_line(fd.error().what());
+    return false;
+  }
+  return append_audit_line(fd->get(), path, report, caller_uid);
+}
+
+bool append_audit_line(int fd, const std::string& path, const Report& report, uid_t caller_uid) {
+  aj::Status written = write_line(fd, audit_line(report, caller_uid));
   if (!written) {
     log::error_line("audit log " + path + ": " + written.error().what());
     return false;

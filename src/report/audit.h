@@ -20,6 +20,7 @@
 #include <string>
 
 #include "report/report.h"
+#include "sys/fd.h"
 
 namespace aj::report {
 
@@ -27,5 +28,10 @@ namespace aj::report {
 std::string audit_line(const Report& report, uid_t caller_uid);
 // Appends one line for `report` to `path`; false (after one "agentjail:" line) on failure.
 bool append_audit_line(const std::string& path, const Report& report, uid_t caller_uid);
+// Opens the log for appending as append_audit_line does (no symlink in any component, regular
+// files only, never blocking), so that a run can open it before its jail starts.
+Result<sys::UniqueFd> open_audit_log(const std::string& path);
+// Appends one line to a log opened with open_audit_log; `path` only names it in messages.
+bool append_audit_line(int fd, const std::string& path, const Report& report, uid_t caller_uid);
 
 }  // namespace aj::report

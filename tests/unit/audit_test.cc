@@ -97,6 +97,17 @@ TEST_CASE("audit: appends, creates the file 0600, refuses symlinks and FIFOs") {
   CHECK_FALSE(report::append_audit_line(fifo, sample_report(), 4));  // fails at once, no reader needed
 
   CHECK_FALSE(report::append_audit_line(dir.path + "/no/such/dir/log", sample_report(), 5));
+
+  // A symlink in any component, not only the last, is refused (a jail may have planted it).
+  const std::string sub = dir.path + "/sub", via = dir.path + "/via";
+  REQUIRE(::mkdir(sub.c_str(), 0700) == 0);
+  REQUIRE(::symlink(sub.c_str(), via.c_str()) == 0);
+  CHECK_FALSE(report::append_audit_line(via + "/log", sample_report(), 6));
+  CHECK(::access((sub + "/log").c_str(), F_OK) != 0);
+  // A second hard link to the log is how a planted name would redirect appends.
+  REQUIRE(::link(log.c_str(), (sub + "/hard").c_str()) == 0);
+  CHECK_FALSE(report::append_audit_line(log, sample_report(), 7));
+  CHECK(lines_of(log).size() == 2);
 }
 
 TEST_CASE("audit: concurrent writers never interleave lines") {

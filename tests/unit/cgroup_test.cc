@@ -442,3 +442,27 @@ TEST_CASE("remove_stale (root): removes dead owners' empty directories, never li
   ::rmdir(live.c_str());
   ::rmdir(locked.c_str());
 }
+
+TEST_CASE("remove_stale (root): an owner that is a zombie, not yet reaped, is dead") {
+  if (::geteuid() != 0) SKIP_TEST("needs root");
+  const host::Host host = host::probe();
+  std::string parent;
+  if (host.cgroup_v2.mounted && host.cgroup_v2.writable) parent = host.cgroup_v2.self_dir();
+  for (const auto& [name, c] : host.cgroup_v1)
+    if (parent.empty() && c.writable) parent = c.self_dir();
+  if (parent.empty()) SKIP_TEST("no writable cgroup (v2 or v1) of our own here");
+
+  pid_t zombie = ::fork();
+  if (zombie == 0) ::_exit(0);
+  // Wait until it has exited, without reaping it (WNOWAIT leaves the zombie in place).
+  siginfo_t info{};
+  REQUIRE(::waitid(P_PID, static_cast<id_t>(zombie), &info, WEXITED | WNOWAIT) == 0);
+  REQUIRE(::kill(zombie, 0) == 0);  // still "exists" for kill(): the case under test
+  const std::string stale = parent + "/" + cgroup::jail_name(zombie, "0000000000dd");
+  REQUIRE(::mkdir(stale.c_str(), 0755) == 0);
+  cgroup::remove_stale(host);
+  const bool left = exists(stale);
+  ::rmdir(stale.c_str());
+  REQUIRE(::waitpid(zombie, nullptr, 0) == zombie);
+  CHECK_FALSE(left);
+}

@@ -1,0 +1,139 @@
+"""Attacks on agentjail's own files and on its report: the jail (or an earlier jail) plants
+symlinks, FIFOs and hard links at the paths agentjail writes, feeds it bytes that are not UTF-8,
+and signals it early. Each test fails on a build without the matching fix (agentjail(1), REPORT
+FILES and SIGNALS)."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import AGENTJAIL, requires_userns
+
+pytestmark = requires_userns
+
+
+@pytest.fixture
+def tmp():
+    path = os.path.realpath(tempfile.mkdtemp(prefix="aj-harden-"))
+    os.chmod(path, 0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def jail(*args, options=(), json_mode=False, timeout=60):
+    argv = [AGENTJAIL, "run", "-p", "shell", *options] + (["--json"] if json_mode else []) + ["--", *args]
+    return subprocess.run(argv, capture_output=True, timeout=timeout)
+
+
+def workspace(tmp):
+    ws = os.path.join(tmp, "ws")
+    victim = os.path.join(tmp, "victim")
+    os.makedirs(os.path.join(ws, "out"))
+    os.makedirs(victim)
+    os.chmod(ws, 0o777)
+    os.chmod(os.path.join(ws, "out"), 0o777)
+    return ws, victim
+
+
+@pytest.mark.parametrize("flag", ["--report", "--audit-log"])
+def test_a_parent_replaced_by_a_symlink_during_the_run_redirects_nothing(tmp, flag):
+    ws, victim = workspace(tmp)
+    target = os.path.join(ws, "out", "file.json")
+    r = jail("/bin/sh", "-c", f"rm -rf /ws/out && ln -s {victim} /ws/out && echo swapped",
+             options=["--rw", f"{ws}:/ws", flag, target])
+    assert b"swapped" in r.stdout, r
+    assert os.listdir(victim) == [], "agentjail wrote through the symlink the jail planted"
+    assert r.returncode == 0, r
+
+
+@pytest.mark.parametrize("flag", ["--report", "--audit-log"])
+def test_a_symlink_planted_by_an_earlier_jail_is_refused_before_the_command_runs(tmp, flag):
+    ws, victim = workspace(tmp)
+    shutil.rmtree(os.path.join(ws, "out"))
+    os.symlink(victim, os.path.join(ws, "out"))  # what an earlier jail left behind
+    marker = os.path.join(ws, "ran")
+    r = jail("/bin/sh", "-c", "touch /ws/ran", options=["--rw", f"{ws}:/ws", flag, os.path.join(ws, "out", "f.json")])
+    assert r.returncode == 125, r
+    assert b"symlink" in r.stderr, r
+    assert not os.path.exists(marker), "the command ran although its report could not be written"
+    assert os.listdir(victim) == []
+
+
+def test_a_hard_link_at_the_report_path_is_not_truncated(tmp):
+    ws, victim = workspace(tmp)
+    precious = os.path.join(victim, "precious")
+    with open(precious, "w") as f:
+        f.write("keep me")
+    os.link(precious, os.path.join(ws, "out", "report.json"))
+    r = jail("/bin/true", options=["--report", os.path.join(ws, "out", "report.json")])
+    assert r.returncode == 125, r
+    with open(precious) as f:
+        assert f.read() == "keep me"
+
+
+@pytest.mark.parametrize("flag", ["--report", "--audit-log"])
+def test_a_fifo_at_the_path_fails_at_once_instead_of_hanging(tmp, flag):
+    ws, _ = workspace(tmp)
+    fifo = os.path.join(ws, "out", "f.json")
+    os.mkfifo(fifo)
+    r = jail("/bin/true", options=[flag, fifo], timeout=30)  # before the fix: hangs forever
+    assert r.returncode == 125, r
+
+
+def test_a_fifo_the_jail_plants_during_the_run_does_not_hang_agentjail(tmp):
+    ws, _ = workspace(tmp)
+    target = os.path.join(ws, "out", "report.json")
+    r = jail("/bin/sh", "-c", "rm -f /ws/out/report.json && mkfifo /ws/out/report.json && echo planted",
+             options=["--rw", f"{ws}:/ws", "--report", target], timeout=30)
+    assert b"planted" in r.stdout, r
+    assert r.returncode == 0, r
+
+
+def test_a_report_into_a_missing_directory_is_125_before_the_command_runs(tmp):
+    marker = os.path.join(tmp, "ran")
+    os.chmod(tmp, 0o777)  # the jail's user may create the marker
+    r = jail("/bin/sh", "-c", "touch /t/ran", options=["--rw", f"{tmp}:/t", "--report", os.path.join(tmp, "no", "r.json")])
+    assert r.returncode == 125, r
+    assert not os.path.exists(marker)
+    assert b"agentjail:" in r.stderr
+
+
+def test_the_report_file_holds_the_report(tmp):
+    path = os.path.join(tmp, "r.json")
+    with open(path, "w") as f:
+        f.write("x" * 100000)  # a longer old file: no tail of it may remain
+    r = jail("/bin/sh", "-c", "exit 3", options=["--report", path])
+    assert r.returncode == 3, r
+    with open(path) as f:
+        assert json.load(f)["exit_code"] == 3
+
+
+def test_arguments_that_are_not_utf8_give_one_valid_report(tmp):
+    path = os.path.join(tmp, "r.json")
+    r = jail(b"/bin/echo", b"caf\xe9\xff", options=["--report", path], json_mode=True)
+    assert r.returncode == 0, r
+    report = json.loads(r.stdout)  # one document, valid UTF-8
+    assert report["command"][1] == "caf\ufffd\ufffd"
+    with open(path, "rb") as f:
+        assert json.loads(f.read().decode("utf-8"))["command"][1] == "caf\ufffd\ufffd"
+
+
+def test_an_early_sigterm_still_gives_a_report():
+    failures = []
+    for attempt in range(40):
+        proc = subprocess.Popen([AGENTJAIL, "run", "-p", "shell", "--json", "--", "/bin/sleep", "30"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # Popen returns after execve: the signal lands in agentjail's first milliseconds.
+        time.sleep(0.001 + 0.0001 * (attempt % 20))
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        try:
+            json.loads(out)
+        except ValueError:
+            failures.append((attempt, proc.returncode, err[-300:]))
+    assert not failures, failures
