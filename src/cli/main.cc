@@ -39,8 +39,8 @@ int main(int argc, char** argv) {
   add(add_policies(app), "policies");
   add(add_doctor(app), "doctor");
   add(add_seccomp(app), "seccomp");
-  add(add_serve(app, cli_executor_factory()), "serve");
-  add(add_mcp(app, cli_executor_factory()), "mcp");
+  add(add_serve(app, jail_executor_factory()), "serve");
+  add(add_mcp(app, jail_executor_factory()), "mcp");
 
   // CLI11 would say only that a subcommand is required.
   if (our_argc > 1 && argv[1][0] != '-' && !std::any_of(commands.begin(), commands.end(), [&](const auto& c) {
