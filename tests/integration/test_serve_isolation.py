@@ -4,7 +4,9 @@ and a SIGKILLed server leaves no process, scratch directory, mount or cgroup beh
 import json
 import os
 import signal
+import shutil
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -180,3 +182,17 @@ def test_python_client_against_the_real_server(server):
     assert result.raw["caller_uid"] == os.getuid()
     code = sandbox.run_code("import sys; print(sys.version_info[0])", language="python")
     assert code.ok and code.stdout == "3\n", code.raw
+
+
+def test_audit_log_names_the_caller():
+    log = os.path.join(tempfile.mkdtemp(prefix="aj-serve-audit-"), "audit.jsonl")
+    s = RealServer("-p", "shell", "--audit-log", log)
+    try:
+        status, report = s.post({"id": "audited-run", "command": ["/bin/true"]})
+        assert status == 200 and report["status"] == "ok", report
+    finally:
+        assert s.stop() == 0
+    with open(log) as f:
+        lines = [json.loads(line) for line in f]
+    assert [line["caller_uid"] for line in lines if line.get("id") == "audited-run"] == [os.getuid()], lines
+    shutil.rmtree(os.path.dirname(log))
