@@ -1,31 +1,24 @@
-// `agentjail run`: the pipeline, one call per stage — load the policy, probe the host, plan,
-// compile the filter, create the cgroup, spawn, supervise, report (docs/architecture.md).
+// `agentjail run`: load the policy and apply the command line to it, run the pipeline
+// (pipeline/pipeline.h: probe, plan, filter, cgroup, spawn, supervise), print the report.
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <signal.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <memory>
 
 #include "base/log.h"
 #include "base/strings.h"
-#include "cgroup/cgroup.h"
 #include "cli/commands.h"
 #include "cli/limit_options.h"
-#include "host/host.h"
-#include "jail/spawn.h"
-#include "plan/build.h"
+#include "pipeline/pipeline.h"
 #include "policy/emit.h"
 #include "policy/load.h"
 #include "policy/overrides.h"
 #include "report/audit.h"
 #include "report/emit.h"
 #include "report/exit_codes.h"
-#include "report/record.h"
 #include "report/report.h"
-#include "seccomp/precompiled.h"
-#include "supervise/supervisor.h"
+#include "sys/process.h"
 
 extern char** environ;
 
@@ -58,45 +51,6 @@ std::string caller_cwd() {
   return ::getcwd(buf, sizeof buf) ? buf : "/";
 }
 
-// Signals that end agentjail tear the jail down instead, and still produce the report.
-Result<sys::UniqueFd> take_over_signals() {
-  ::signal(SIGPIPE, SIG_IGN);  // a closed stdout must not kill us before the report is written
-  sigset_t set;
-  sigemptyset(&set);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&set, sig);
-  if (::sigprocmask(SIG_BLOCK, &set, nullptr) != 0) return fail_errno("sigprocmask");
-  sys::UniqueFd fd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
-  if (!fd) return fail_errno("signalfd");
-  return fd;
-}
-
-// With -v, how long each stage of the pipeline took, as the init logs its steps: where the
-// time of a run goes, on the user's own host (bench/README.md has the same breakdown).
-class StageClock {
- public:
-  StageClock() : last_(sys::monotonic_ms()) {}
-  void done(const char* stage) {
-    double now = sys::monotonic_ms();
-    spdlog::info("stage {}: {:.3f} ms", stage, now - last_);
-    last_ = now;
-  }
-
- private:
-  double last_;
-};
-
-struct CapturePipes {
-  sys::UniqueFd read_end, write_end;
-};
-
-Result<CapturePipes> capture_pipe() {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return fail_errno("pipe");
-  CapturePipes pipes{sys::UniqueFd(fds[0]), sys::UniqueFd(fds[1])};
-  if (::fcntl(pipes.read_end.get(), F_SETFL, O_NONBLOCK) != 0) return fail_errno("fcntl O_NONBLOCK");
-  return pipes;
-}
-
 class Run {
  public:
   Run(RunOptions& options, std::vector<std::string> command) : options_(options), command_(std::move(command)) {
@@ -115,13 +69,13 @@ class Run {
   }
 
   int execute() {
-    started_ms_ = sys::monotonic_ms();
+    const double started_ms = sys::monotonic_ms();
     if (auto ok = stages(); !ok) {
       report_.status = report::RunStatus::setup_error;
       report_.error = ok.error().what();
       log::error_line(*report_.error);
+      if (report_.wall_time_ms == 0) report_.wall_time_ms = sys::monotonic_ms() - started_ms;
     }
-    report_.wall_time_ms = sys::monotonic_ms() - started_ms_;
     return finish();
   }
 
@@ -129,7 +83,7 @@ class Run {
   Status stages() {
     if (command_.empty()) return fail(0, "no command given: agentjail run [OPTIONS] -- CMD [ARG...]");
     // First, so that no signal can end us between creating a cgroup and owning the jail.
-    auto signals = take_over_signals();
+    auto signals = pipeline::take_over_signals();
     if (!signals) return std::unexpected(signals.error());
     // The files agentjail writes are opened now, before any jail can touch their paths, and
     // without following a symlink: a missing directory is a setup error before the command runs.
@@ -142,7 +96,7 @@ class Run {
       report_fd_ = std::move(*opened);
     }
 
-    StageClock clock;
+    const double load_started = sys::monotonic_ms();
     policy::Diagnostics diagnostics;
     auto loaded = policy::load(options_.policy, diagnostics);
     if (loaded) {
@@ -156,10 +110,7 @@ class Run {
       for (const auto& diagnostic : diagnostics) lines.push_back(diagnostic.format());
       return fail(0, join(lines, "\n"));
     }
-    const policy::Policy& policy = loaded->policy;
-    report_.policy_sha256 = policy::sha256_hex(policy);
-    report::record_limits(report_, policy.limits);
-    if (policy.audit_log) policy_audit_log_ = *policy.audit_log;
+    if (loaded->policy.audit_log) policy_audit_log_ = *loaded->policy.audit_log;
     if (const std::string& log = audit_log_path(); !log.empty()) {
       auto opened = report::open_audit_log(log);
       if (!opened) {
@@ -168,80 +119,15 @@ class Run {
       }
       audit_fd_ = std::move(*opened);
     }
-    clock.done("load-policy");
+    spdlog::info("stage load-policy: {:.3f} ms", sys::monotonic_ms() - load_started);
 
-    host::Host host = host::probe();
-    host.landlock_abi_cap = options_.landlock_max_abi;
-    clock.done("probe-host");
-    auto plan = plan::build(policy, host, command_, caller_environment());
-    if (!plan) return std::unexpected(plan.error().context("plan"));
-    report_.warnings = plan->warnings;
-    for (const auto& warning : plan->warnings) spdlog::info("warning: {}", warning);
-    clock.done("plan");
-
-    auto filter = seccomp::filter_for(plan->seccomp);
-    if (!filter) return std::unexpected(filter.error().context("seccomp"));
-    clock.done("seccomp-filter");
-
-    std::optional<cgroup::JailCgroup> cgroup;
-    if (plan->cgroup.kind != plan::CgroupKind::none) {
-      cgroup::remove_stale(host);
-      auto created = cgroup::JailCgroup::create(report_.id, plan->limits, plan->cgroup, host);
-      if (!created) return std::unexpected(created.error().context("cgroup"));
-      cgroup.emplace(std::move(*created));
-      clock.done("create-cgroup");
-    }
-
-    jail::Stdio stdio;
-    std::optional<supervise::BoundedCapture> out, err;
-    std::optional<CapturePipes> out_pipe, err_pipe;
-    sys::UniqueFd null_stdin;
-    if (options_.json && ::isatty(STDIN_FILENO)) {
-      // Capture mode has no terminal of its own to lend: a caller's terminal on stdin would let
-      // the jail read keystrokes, write around the capture and change terminal settings that
-      // outlive the run. A pipe or file on stdin is still passed through.
-      null_stdin = sys::UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-      if (!null_stdin) return fail_errno("open /dev/null for the jail's stdin");
-      stdio.in = null_stdin.get();
-    }
-    if (options_.json) {
-      auto o = capture_pipe(), e = capture_pipe();
-      if (!o) return std::unexpected(o.error());
-      if (!e) return std::unexpected(e.error());
-      out_pipe.emplace(std::move(*o));
-      err_pipe.emplace(std::move(*e));
-      stdio.out = out_pipe->write_end.get();
-      stdio.err = err_pipe->write_end.get();
-    }
-
-    started_ms_ = sys::monotonic_ms();
-    auto spawned = jail::spawn(*plan, *filter, cgroup ? &*cgroup : nullptr, stdio, options_.verbose > 0);
-    if (!spawned) return std::unexpected(spawned.error().context("spawn"));
-    clock.done("clone-jail");
-    if (options_.json) {
-      // Only the jail holds the write ends now: EOF means every jailed writer is gone.
-      out.emplace(std::move(out_pipe->read_end), plan->limits.output_bytes);
-      err.emplace(std::move(err_pipe->read_end), plan->limits.output_bytes);
-      out_pipe.reset();
-      err_pipe.reset();
-    }
-
-    supervise::Inputs inputs{*plan, *spawned, cgroup ? &*cgroup : nullptr, signals->get(), &out, &err, started_ms_};
-    supervise::Supervised supervised = supervise::run(inputs);
-    clock.done("supervise");
-
-    std::optional<cgroup::Usage> usage;
-    if (cgroup) usage = cgroup->usage();
-    report::record_run(report_, *plan, supervised, usage);
-    if (out) report_.stdout_capture = out->result();
-    if (err) report_.stderr_capture = err->result();
-    clock.done("read-usage");
-    if (cgroup && !spawned->init.running()) {
-      // pid 1 is reaped, so the jail is empty: remove its cgroup now, to time it. (Otherwise
-      // the jail's owner, destroyed first, kills and reaps pid 1 before the cgroup goes.)
-      cgroup.reset();
-      clock.done("remove-cgroup");
-    }
+    pipeline::Options options;
+    options.capture = options_.json;
+    options.verbose = options_.verbose > 0;
+    options.signal_fd = signals->get();
+    options.landlock_max_abi = options_.landlock_max_abi;
+    if (auto ran = pipeline::execute(loaded->policy, command_, caller_environment(), options, report_); !ran)
+      return ran;
     // One line for what kept the command from running: a setup error in any mode, and in
     // pass-through mode also a command that was not found (127) or not executable (126),
     // as a shell says it. In --json mode the report's `error` says it.
@@ -278,7 +164,6 @@ class Run {
   RunOptions& options_;
   std::vector<std::string> command_;
   report::Report report_;
-  double started_ms_ = 0;
   std::string policy_audit_log_;
   // Opened before the jail starts (see stages()); *_unwritable_: the open failed and said so.
   sys::UniqueFd report_fd_, audit_fd_;

@@ -12,7 +12,7 @@
 #include "policy/units.h"
 #include "report/exit_codes.h"
 #include "serve/access.h"
-#include "serve/cli_executor.h"
+#include "serve/jail_executor.h"
 #include "serve/server.h"
 
 namespace aj::cli {
@@ -171,19 +171,14 @@ serve::ClientPolicyLoader client_policy_loader() {
   };
 }
 
-ExecutorFactory cli_executor_factory() {
+ExecutorFactory jail_executor_factory() {
   return [](const ServeSetup& setup) -> Result<std::unique_ptr<serve::Executor>> {
-    serve::CliExecutorConfig config;
-    for (const auto& loaded : setup.policies) {
-      // run --policy takes what --policy took: a built-in by name, a file by its path.
-      std::string spec = loaded.source.starts_with("builtin:") ? loaded.source.substr(8) : loaded.source;
-      config.policies[loaded.policy.name] =
-          serve::CliPolicy{spec, loaded.policy.limits, loaded.policy.process.host_user, loaded.policy.process.host_group};
-    }
+    serve::JailExecutorConfig config;
+    for (const auto& loaded : setup.policies) config.policies[loaded.policy.name] = loaded;
     config.pools = setup.pools;
     config.max_jails = setup.max_jails;
     config.audit_log = setup.audit_log;
-    return std::make_unique<serve::CliExecutor>(std::move(config));
+    return std::make_unique<serve::JailExecutor>(std::move(config));
   };
 }
 

@@ -26,9 +26,9 @@ struct ServeSetup {
 using ExecutorFactory = std::function<Result<std::unique_ptr<serve::Executor>>(const ServeSetup&)>;
 
 Runner add_serve(CLI::App& root, ExecutorFactory factory);
-// The executor agentjail ships with for now: each run is its own `agentjail run --json`
-// (serve/cli_executor.h). The forked-worker executor with the warm pool replaces it.
-ExecutorFactory cli_executor_factory();
+// The executor agentjail ships with: each run goes through the pipeline in a worker forked
+// from the server (serve/jail_executor.h).
+ExecutorFactory jail_executor_factory();
 Runner add_mcp(CLI::App& root, ExecutorFactory factory);
 
 // --policy specs -> loaded policies (duplicate names are an error); the catalog a server checks

@@ -21,7 +21,9 @@ Status BoundedCapture::drain() {
     const auto got = static_cast<uint64_t>(n);
     if (capture_.kept.size() < cap_) {
       const uint64_t room = cap_ - capture_.kept.size();
-      capture_.kept.append(buf, static_cast<size_t>(std::min(room, got)));
+      const auto kept = static_cast<size_t>(std::min(room, got));
+      capture_.kept.append(buf, kept);
+      if (tee_) tee_(std::string_view(buf, kept));
     }
     capture_.total += got;
   }

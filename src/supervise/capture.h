@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 
 #include "base/error.h"
 #include "sys/fd.h"
@@ -25,11 +27,14 @@ class BoundedCapture {
   // Reads what is available (the fd is non-blocking); closes it at EOF.
   Status drain();
   const Capture& result() const { return capture_; }
+  // Called with each chunk as it is kept (never past the cap): `agentjail serve` streams it.
+  void on_kept(std::function<void(std::string_view)> tee) { tee_ = std::move(tee); }
 
  private:
   sys::UniqueFd fd_;
   uint64_t cap_;
   Capture capture_;
+  std::function<void(std::string_view)> tee_;
 };
 
 }  // namespace aj::supervise

@@ -1,4 +1,4 @@
-"""`agentjail serve` with the jails it ships with (each run its own `agentjail run --json`): the
+"""`agentjail serve` with the jails it ships with (each run through the pipeline in a worker forked from the server): the
 API's answers come from real jails, files go in and come back, DELETE and SIGTERM end real
 runs, and nothing is left behind. The protocol itself is tested in test_serve.py."""
 import glob

@@ -1,0 +1,48 @@
+// The run pipeline without a command line: probe the host, plan, compile the filter, create
+// the cgroup, spawn, supervise, record (docs/architecture.md). `agentjail run` loads the policy
+// and prints the report around it; `agentjail serve` runs it in a forked worker per request.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/error.h"
+#include "jail/child.h"
+#include "policy/model.h"
+#include "report/report.h"
+#include "sys/fd.h"
+
+namespace aj::pipeline {
+
+// SIGINT, SIGTERM, SIGHUP and SIGQUIT blocked and read from the returned signalfd, SIGPIPE
+// ignored: a signal that would end agentjail tears the jail down instead and the report is
+// still written. Call it before anything that creates a cgroup.
+Result<sys::UniqueFd> take_over_signals();
+
+enum class Stream { out, err };
+
+struct Options {
+  // Capture the command's stdout and stderr (bounded by limits.output) into the report
+  // instead of passing the caller's descriptors through (`run --json`).
+  bool capture = false;
+  // What the jail gets as stdin, stdout and stderr where not captured; -1 keeps agentjail's own.
+  jail::Stdio stdio;
+  // With capture: each kept chunk as the supervisor reads it (for a streamed answer).
+  std::function<void(Stream, std::string_view)> on_output;
+  bool verbose = false;
+  int signal_fd = -1;  // from take_over_signals()
+  // Use at most this Landlock ABI of the kernel's (`run --landlock-max-abi`, for testing).
+  int landlock_max_abi = -1;  // -1: whatever the kernel has
+};
+
+// Runs `command` under `policy` (already loaded, overrides applied) with `env` as the caller's
+// environment. Fills `report` with what the run did (status, exit, usage, captures, warnings);
+// an error is a setup error, the report holding what was known by then. `report.id` names the
+// cgroup and must be set.
+Status execute(const policy::Policy& policy, const std::vector<std::string>& command,
+               const std::map<std::string, std::string>& env, const Options& options, report::Report& report);
+
+}  // namespace aj::pipeline
