@@ -137,3 +137,32 @@ def test_an_early_sigterm_still_gives_a_report():
         except ValueError:
             failures.append((attempt, proc.returncode, err[-300:]))
     assert not failures, failures
+
+
+@pytest.mark.parametrize("bind", ["/proc:/hostproc", "/proc", "/sys:/s", "/dev:/d"])
+def test_binds_of_the_host_kernel_filesystems_are_refused(bind):
+    # Before the fix `--ro /proc` replaced the jail's masked procfs with the host's.
+    r = jail("/bin/sh", "-c", "echo ran", options=["--ro", bind])
+    assert r.returncode == 125, r
+    assert b"ran" not in r.stdout
+    assert b"unsafe_host_kernel_fs" in r.stderr, r
+
+
+def test_a_symlink_leading_to_proc_is_refused_on_the_opened_source(tmp):
+    link = os.path.join(tmp, "innocent")
+    os.symlink("/proc", link)  # what an earlier jail could leave in a workspace
+    r = jail("/bin/sh", "-c", "ls /x/1 && echo ran", options=["--ro", f"{link}:/x"])
+    assert r.returncode == 125, r
+    assert b"ran" not in r.stdout
+
+
+def test_the_opt_in_binds_and_warns_in_the_report(tmp):
+    policy = os.path.join(tmp, "p.toml")
+    with open(policy, "w") as f:
+        f.write('version = 1\nname = "t"\nextends = "shell"\n\n[[filesystem.mount]]\ntype = "bind"\n'
+                'source = "/sys/kernel"\ntarget = "/hostkernel"\nunsafe_host_kernel_fs = true\n')
+    r = subprocess.run([AGENTJAIL, "run", "-p", policy, "--json", "--", "/bin/sh", "-c", "test -d /hostkernel && echo ran"],
+                       capture_output=True, timeout=60)
+    report = json.loads(r.stdout)
+    assert report["stdout"] == "ran\n", r
+    assert any("unsafe_host_kernel_fs" in w for w in report["warnings"]), report["warnings"]
