@@ -50,7 +50,19 @@ TEST_CASE("outcome: limits agentjail enforced win over the command's status") {
   CHECK(supervise::classify(o).status == RunStatus::memory_limit);
   o.oom_killed = false;
   o.command_status = killed(SIGXCPU);
+  o.cpu_limit_ms = 1000;
+  o.cpu_used_ms = 1000;
   CHECK(supervise::classify(o).status == RunStatus::cpu_limit);
+}
+
+TEST_CASE("outcome: a SIGXCPU the command raised itself is a signal, not cpu_limit") {
+  supervise::Observed o;
+  o.command_status = killed(SIGXCPU);
+  o.cpu_limit_ms = 10000;
+  o.cpu_used_ms = 4;
+  CHECK(supervise::classify(o).status == RunStatus::signal);
+  o.cpu_limit_ms.reset();  // no cpu_time limit at all
+  CHECK(supervise::classify(o).status == RunStatus::signal);
 }
 
 TEST_CASE("outcome: pids_limit only when the command then failed") {
