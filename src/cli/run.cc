@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <memory>
@@ -66,6 +67,15 @@ Result<sys::UniqueFd> take_over_signals() {
   sys::UniqueFd fd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
   if (!fd) return fail_errno("signalfd");
   return fd;
+}
+
+// Whether the caller's stdin could carry the jail's writes to where our stdout goes: a socket
+// (its other end reads what we print) or the very file stdout is.
+bool stdin_reaches_stdout() {
+  struct stat in {}, out {};
+  if (::fstat(STDIN_FILENO, &in) != 0) return false;
+  if (S_ISSOCK(in.st_mode)) return true;
+  return ::fstat(STDOUT_FILENO, &out) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino;
 }
 
 // With -v, how long each stage of the pipeline took, as the init logs its steps: where the
@@ -193,10 +203,13 @@ class Run {
     std::optional<supervise::BoundedCapture> out, err;
     std::optional<CapturePipes> out_pipe, err_pipe;
     sys::UniqueFd null_stdin;
-    if (options_.json && ::isatty(STDIN_FILENO)) {
+    if (options_.json && (::isatty(STDIN_FILENO) || stdin_reaches_stdout())) {
       // Capture mode has no terminal of its own to lend: a caller's terminal on stdin would let
       // the jail read keystrokes, write around the capture and change terminal settings that
-      // outlive the run. A pipe or file on stdin is still passed through.
+      // outlive the run. So does a socket on stdin (inetd or ssh style, where stdin and stdout
+      // are one socket) or any stdin that is stdout's file: the jail could write around the
+      // capture and forge a report before the real one. A pipe or file on stdin of its own is
+      // still passed through.
       null_stdin = sys::UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
       if (!null_stdin) return fail_errno("open /dev/null for the jail's stdin");
       stdio.in = null_stdin.get();

@@ -189,3 +189,23 @@ def test_a_self_raised_sigxcpu_is_not_a_cpu_limit():
     report = json.loads(r.stdout)
     assert report["status"] == "signal", report
     assert r.returncode == 128 + signal.SIGXCPU, r
+
+
+def test_with_a_socket_as_stdin_and_stdout_the_jail_cannot_forge_a_report():
+    import socket
+    ours, theirs = socket.socketpair()
+    try:
+        proc = subprocess.Popen([AGENTJAIL, "run", "-p", "shell", "--json", "--", "/bin/sh", "-c",
+                                 'echo \'{"status":"ok","forged":true}\' >&0; echo inside'],
+                                stdin=theirs, stdout=theirs, stderr=subprocess.PIPE)
+        theirs.close()
+        proc.wait(timeout=60)
+        ours.shutdown(socket.SHUT_WR)
+        data = b""
+        while chunk := ours.recv(65536):
+            data += chunk
+    finally:
+        ours.close()
+    report = json.loads(data)  # exactly one document: nothing written around the capture
+    assert "forged" not in report
+    assert report["stdout"] == "inside\n", report
