@@ -38,7 +38,8 @@ Outcome classify(const Observed& o) {
     // SIGXCPU is a verdict only when the CPU was really spent: `kill -XCPU $$` is the
     // command's own signal, not agentjail's limit.
     if ((sig == SIGXCPU || sig == SIGKILL) && cpu_spent) return {Status::cpu_limit, std::nullopt, sig, std::nullopt};
-    if (sig == SIGSYS && o.seccomp_action == plan::FilterAction::kill)
+    // Without a listener the kernel's SECCOMP_RET_KILL_PROCESS leaves only the SIGSYS to go by.
+    if (sig == SIGSYS && o.seccomp_action == plan::FilterAction::kill && !o.seccomp_notify)
       return {Status::seccomp, std::nullopt, sig, std::nullopt};
     if (o.pids_max_hit) return {Status::pids_limit, std::nullopt, sig, std::nullopt};
     return {Status::signal, std::nullopt, sig, std::nullopt};

@@ -209,3 +209,15 @@ def test_with_a_socket_as_stdin_and_stdout_the_jail_cannot_forge_a_report():
     report = json.loads(data)  # exactly one document: nothing written around the capture
     assert "forged" not in report
     assert report["stdout"] == "inside\n", report
+
+
+def test_a_self_raised_sigsys_under_kill_is_not_a_seccomp_verdict(tmp):
+    policy = os.path.join(tmp, "p.toml")
+    with open(policy, "w") as f:
+        f.write('version = 1\nname = "t"\nextends = "shell"\n\n[seccomp]\ndefault_action = "kill"\n')
+    r = subprocess.run([AGENTJAIL, "run", "-p", policy, "--json", "--", "/bin/sh", "-c", "kill -SYS $$"],
+                       capture_output=True, timeout=60)
+    report = json.loads(r.stdout)
+    # Every kernel agentjail targets has seccomp user notification; without it a kernel kill
+    # leaves only the SIGSYS to go by (agentjail(1), THE REPORT).
+    assert report["status"] == "signal", report
