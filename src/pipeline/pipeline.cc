@@ -1,6 +1,7 @@
 #include "pipeline/pipeline.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -38,6 +39,15 @@ class StageClock {
 struct CapturePipes {
   sys::UniqueFd read_end, write_end;
 };
+
+// Whether the caller's stdin could carry the jail's writes to where our stdout goes: a socket
+// (its other end reads what we print) or the very file stdout is.
+bool stdin_reaches_stdout() {
+  struct stat in {}, out {};
+  if (::fstat(STDIN_FILENO, &in) != 0) return false;
+  if (S_ISSOCK(in.st_mode)) return true;
+  return ::fstat(STDOUT_FILENO, &out) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino;
+}
 
 Result<CapturePipes> capture_pipe() {
   int fds[2];
@@ -80,10 +90,12 @@ Status stages(const policy::Policy& policy, const std::vector<std::string>& comm
   std::optional<supervise::BoundedCapture> out, err;
   std::optional<CapturePipes> out_pipe, err_pipe;
   sys::UniqueFd null_stdin;
-  if (options.capture && stdio.in < 0 && ::isatty(STDIN_FILENO)) {
+  if (options.capture && stdio.in < 0 && (::isatty(STDIN_FILENO) || stdin_reaches_stdout())) {
     // Capture mode has no terminal of its own to lend: a caller's terminal on stdin would let
     // the jail read keystrokes, write around the capture and change terminal settings that
-    // outlive the run. A pipe or file on stdin is still passed through.
+    // outlive the run. Nor may stdin reach where the report goes (inetd/ssh style, one socket
+    // for both): the jail could write a forged report before the real one. A pipe or file on
+    // stdin is still passed through.
     null_stdin = sys::UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
     if (!null_stdin) return fail_errno("open /dev/null for the jail's stdin");
     stdio.in = null_stdin.get();

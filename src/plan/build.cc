@@ -131,6 +131,9 @@ Result<Plan> build(const policy::Policy& policy, const host::Host& host, std::ve
   plan.loopback_up = plan.network == NetworkMode::loopback;
   if (policy.namespaces.uts) plan.hostname = process.hostname;
   plan.mounts = expand_mounts(policy.filesystem.mounts);
+  std::vector<std::string> mount_warnings;
+  if (auto checked = check_host_kernel_binds(plan.mounts, mount_warnings); !checked)
+    return std::unexpected(checked.error());
 
   plan.argv = std::move(argv);
   plan.env = environment(process, caller_env, &plan.path_env);
@@ -142,6 +145,7 @@ Result<Plan> build(const policy::Policy& policy, const host::Host& host, std::ve
   plan.cgroup = decide_cgroup(policy.limits, host);
   plan.rlimits = rlimits_for(plan.limits, plan.cgroup);
   plan.warnings = plan.cgroup.warnings;
+  plan.warnings.insert(plan.warnings.end(), mount_warnings.begin(), mount_warnings.end());
   // Allowed for debugging, never silently: each shares a part of the host with the jail.
   if (!policy.namespaces.ipc)
     plan.warnings.push_back("namespaces.ipc = false: the jail shares the host's System V IPC objects and POSIX "

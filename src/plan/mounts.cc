@@ -81,6 +81,59 @@ std::string join_path(const std::string& base, const std::string& rest) {
   return base + rest;
 }
 
+namespace {
+
+// "/a//b/./c/../d/" -> "/a/b/d": the path without symlink resolution.
+std::string lexical(const std::string& path) {
+  std::vector<std::string> parts;
+  size_t i = 0;
+  while (i < path.size()) {
+    size_t next = path.find('/', i);
+    if (next == std::string::npos) next = path.size();
+    std::string part = path.substr(i, next - i);
+    if (part == "..") {
+      if (!parts.empty()) parts.pop_back();
+    } else if (!part.empty() && part != ".") {
+      parts.push_back(std::move(part));
+    }
+    i = next + 1;
+  }
+  std::string out;
+  for (const auto& part : parts) out += "/" + part;
+  return out.empty() ? "/" : out;
+}
+
+// The kernel filesystem `path` is at or below, or nullptr.
+const char* kernel_fs_of(const std::string& path) {
+  const std::string p = lexical(path);
+  for (const char* top : {"/proc", "/sys", "/dev"}) {
+    const std::string_view t(top);
+    if (p == t || (p.size() > t.size() && p.starts_with(t) && p[t.size()] == '/')) return top;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+Status check_host_kernel_binds(const std::vector<MountOp>& mounts, std::vector<std::string>& warnings) {
+  for (const auto& op : mounts) {
+    // The binds of /dev's device nodes come from the `dev` mount itself, not from a policy bind.
+    if (op.kind != MountKind::bind || !op.nodev) continue;
+    const char* source = kernel_fs_of(op.source);
+    const char* target = kernel_fs_of(op.target);
+    if (!source && !target) continue;
+    const std::string what = "bind " + op.source + ":" + op.target + (op.origin.empty() ? "" : " (" + op.origin + ")");
+    const std::string why = source ? std::string("its source is the host's ") + source
+                                   : std::string("it would cover the jail's own ") + target;
+    if (!op.host_kernel_fs)
+      return fail(EINVAL, what + ": refused: " + why +
+                              " (set unsafe_host_kernel_fs = true on a [[filesystem.mount]] to allow it; "
+                              "see agentjail-policy(5))");
+    warnings.push_back(what + ": unsafe_host_kernel_fs: " + why + ", not agentjail's isolated view");
+  }
+  return {};
+}
+
 std::vector<MountOp> expand_mounts(const std::vector<policy::Mount>& mounts) {
   std::vector<MountOp> ops;
   for (const auto& mount : mounts) {
@@ -88,7 +141,7 @@ std::vector<MountOp> expand_mounts(const std::vector<policy::Mount>& mounts) {
       case policy::MountType::bind:
         ops.push_back({.kind = MountKind::bind, .source = mount.source, .target = mount.target,
                        .read_only = mount.read_only, .optional = mount.optional, .noexec = !mount.exec,
-                       .origin = origin_of(mount.pos)});
+                       .origin = origin_of(mount.pos), .host_kernel_fs = mount.unsafe_host_kernel_fs});
         break;
       case policy::MountType::tmpfs:
         ops.push_back({.kind = MountKind::tmpfs, .target = mount.target, .read_only = mount.read_only,

@@ -54,6 +54,9 @@ struct MountOp {
   std::string content;     // file
   // Where the entry came from ("policy.toml:12:1", "--ro"), for messages about it.
   std::string origin;
+  // bind: the policy opted in to a source on the host's procfs, sysfs or /dev (checked again on
+  // the opened source, where a symlink could have led there).
+  bool host_kernel_fs = false;
 };
 
 struct Rlimit {

@@ -23,14 +23,15 @@ constexpr std::array kTypeValues = {MountType::bind, MountType::tmpfs, MountType
 
 // Keys beyond `type` and `target`, per type (indexed like kMountTypes).
 const std::vector<std::vector<std::string_view>> kTypeKeys = {
-    {"source", "read_only", "optional", "exec"},  // bind
+    {"source", "read_only", "optional", "exec", "unsafe_host_kernel_fs"},  // bind
     {"size", "mode", "read_only", "exec"},        // tmpfs
     {},                                           // proc
     {},                                           // dev
     {"source"},                                   // symlink
     {"content", "read_only", "exec"},             // file
 };
-constexpr std::array kAllKeys = {"source"sv, "read_only"sv, "optional"sv, "exec"sv, "size"sv, "mode"sv, "content"sv};
+constexpr std::array kAllKeys = {"source"sv, "read_only"sv, "optional"sv, "exec"sv,
+                                 "size"sv,   "mode"sv,      "content"sv,  "unsafe_host_kernel_fs"sv};
 
 Problem link_text(std::string_view text) {
   if (text.empty()) return "a symlink's source (the link text) must not be empty";
@@ -98,6 +99,7 @@ std::optional<Mount> decode_mount(const toml::table& table, Diagnostics& diagnos
       read_bool(reader, "read_only", mount.read_only);
       read_bool(reader, "optional", mount.optional);
       read_bool(reader, "exec", mount.exec);
+      read_bool(reader, "unsafe_host_kernel_fs", mount.unsafe_host_kernel_fs);
       break;
     case MountType::tmpfs: {
       read_size(reader, "size", mount.size, 1);

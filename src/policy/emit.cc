@@ -86,6 +86,7 @@ void emit_mount(std::string& out, const Mount& m) {
       line(out, "read_only", boolean(m.read_only));
       line(out, "optional", boolean(m.optional));
       line(out, "exec", boolean(m.exec));
+      if (m.unsafe_host_kernel_fs) line(out, "unsafe_host_kernel_fs", boolean(true));
       break;
     case MountType::tmpfs:
       line(out, "target", str(m.target));
@@ -118,6 +119,7 @@ nlohmann::json mount_json(const Mount& m) {
       j["read_only"] = m.read_only;
       j["optional"] = m.optional;
       j["exec"] = m.exec;
+      if (m.unsafe_host_kernel_fs) j["unsafe_host_kernel_fs"] = true;
       break;
     case MountType::tmpfs:
       j["size_bytes"] = m.size ? nlohmann::json(*m.size) : nlohmann::json(nullptr);

@@ -30,6 +30,7 @@ struct Mount {
   bool read_only = true;                 // default true for bind and file, false for tmpfs/proc/dev
   bool optional = false;                 // bind: skip silently when the source is missing
   bool exec = true;                      // false -> MS_NOEXEC
+  bool unsafe_host_kernel_fs = false;    // bind: allow a source or target at or below /proc, /sys, /dev
   std::optional<uint64_t> size;          // tmpfs: bytes (default: the kernel's, half of RAM)
   std::optional<uint32_t> mode;          // tmpfs: permission bits of the root directory (default 0755)
   std::string content;                   // file: the file's text

@@ -34,6 +34,7 @@ void record_run(Report& report, const plan::Plan& plan, supervise::Supervised& s
   observed.cpu_used_ms = *report.cpu_user_ms + *report.cpu_system_ms;
   observed.cpu_limit_ms = plan.limits.cpu_time_ms;
   observed.seccomp_action = plan.seccomp.default_action;
+  observed.seccomp_notify = plan.seccomp.notify;
   if (usage && usage->memory_peak_bytes) {
     report.memory_peak_bytes = usage->memory_peak_bytes;
     report.memory_source = std::string("cgroup-") + plan::to_string(plan.cgroup.kind);

@@ -35,8 +35,11 @@ Outcome classify(const Observed& o) {
     const int sig = WTERMSIG(status);
     const bool cpu_spent = o.cpu_used_ms && o.cpu_limit_ms && *o.cpu_used_ms >= static_cast<double>(*o.cpu_limit_ms);
     if (sig == SIGKILL && o.oom_killed) return {Status::memory_limit, std::nullopt, sig, std::nullopt};
-    if (sig == SIGXCPU || (sig == SIGKILL && cpu_spent)) return {Status::cpu_limit, std::nullopt, sig, std::nullopt};
-    if (sig == SIGSYS && o.seccomp_action == plan::FilterAction::kill)
+    // SIGXCPU is a verdict only when the CPU was really spent: `kill -XCPU $$` is the
+    // command's own signal, not agentjail's limit.
+    if ((sig == SIGXCPU || sig == SIGKILL) && cpu_spent) return {Status::cpu_limit, std::nullopt, sig, std::nullopt};
+    // Without a listener the kernel's SECCOMP_RET_KILL_PROCESS leaves only the SIGSYS to go by.
+    if (sig == SIGSYS && o.seccomp_action == plan::FilterAction::kill && !o.seccomp_notify)
       return {Status::seccomp, std::nullopt, sig, std::nullopt};
     if (o.pids_max_hit) return {Status::pids_limit, std::nullopt, sig, std::nullopt};
     return {Status::signal, std::nullopt, sig, std::nullopt};

@@ -25,6 +25,9 @@ struct Observed {
   std::optional<double> cpu_used_ms;       // user + system of the whole jail, when known
   std::optional<uint64_t> cpu_limit_ms;
   plan::FilterAction seccomp_action = plan::FilterAction::errno_;
+  // The filter's refusals went to the listener: a kill is then always seccomp_kill, never a
+  // bare SIGSYS (which is the command's own, e.g. kill -SYS $$).
+  bool seccomp_notify = false;
 };
 
 struct Outcome {

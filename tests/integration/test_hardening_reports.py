@@ -123,17 +123,101 @@ def test_arguments_that_are_not_utf8_give_one_valid_report(tmp):
         assert json.loads(f.read().decode("utf-8"))["command"][1] == "caf\ufffd\ufffd"
 
 
-def test_an_early_sigterm_still_gives_a_report():
+def sigterm_blocked(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("SigBlk:"):
+                    return int(line.split()[1], 16) & (1 << (signal.SIGTERM - 1)) != 0
+    except FileNotFoundError:
+        pass
+    return False
+
+
+def test_a_sigterm_as_soon_as_the_signals_are_taken_over_still_gives_a_report():
+    # The signals are blocked by the first code of agentjail's own (before option parsing);
+    # a SIGTERM from then on ends the jail with a report.
     failures = []
-    for attempt in range(40):
+    for attempt in range(20):
         proc = subprocess.Popen([AGENTJAIL, "run", "-p", "shell", "--json", "--", "/bin/sleep", "30"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        # Popen returns after execve: the signal lands in agentjail's first milliseconds.
-        time.sleep(0.001 + 0.0001 * (attempt % 20))
+        deadline = time.monotonic() + 10
+        while not sigterm_blocked(proc.pid) and proc.poll() is None and time.monotonic() < deadline:
+            pass
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
         try:
-            json.loads(out)
-        except ValueError:
-            failures.append((attempt, proc.returncode, err[-300:]))
+            report = json.loads(out)
+            assert report["status"] == "signal", report
+        except (ValueError, AssertionError):
+            failures.append((attempt, proc.returncode, out[-300:], err[-300:]))
     assert not failures, failures
+
+
+@pytest.mark.parametrize("bind", ["/proc:/hostproc", "/proc", "/sys:/s", "/dev:/d"])
+def test_binds_of_the_host_kernel_filesystems_are_refused(bind):
+    # Before the fix `--ro /proc` replaced the jail's masked procfs with the host's.
+    r = jail("/bin/sh", "-c", "echo ran", options=["--ro", bind])
+    assert r.returncode == 125, r
+    assert b"ran" not in r.stdout
+    assert b"unsafe_host_kernel_fs" in r.stderr, r
+
+
+def test_a_symlink_leading_to_proc_is_refused_on_the_opened_source(tmp):
+    link = os.path.join(tmp, "innocent")
+    os.symlink("/proc", link)  # what an earlier jail could leave in a workspace
+    r = jail("/bin/sh", "-c", "ls /x/1 && echo ran", options=["--ro", f"{link}:/x"])
+    assert r.returncode == 125, r
+    assert b"ran" not in r.stdout
+
+
+def test_the_opt_in_binds_and_warns_in_the_report(tmp):
+    policy = os.path.join(tmp, "p.toml")
+    with open(policy, "w") as f:
+        f.write('version = 1\nname = "t"\nextends = "shell"\n\n[[filesystem.mount]]\ntype = "bind"\n'
+                'source = "/sys/kernel"\ntarget = "/hostkernel"\nunsafe_host_kernel_fs = true\n')
+    r = subprocess.run([AGENTJAIL, "run", "-p", policy, "--json", "--", "/bin/sh", "-c", "test -d /hostkernel && echo ran"],
+                       capture_output=True, timeout=60)
+    report = json.loads(r.stdout)
+    assert report["stdout"] == "ran\n", r
+    assert any("unsafe_host_kernel_fs" in w for w in report["warnings"]), report["warnings"]
+
+
+def test_a_self_raised_sigxcpu_is_not_a_cpu_limit():
+    # Before the fix: status cpu_limit, exit 124, after 4 ms of CPU.
+    r = jail("/bin/sh", "-c", "kill -XCPU $$", options=["--cpu-time", "30s"], json_mode=True)
+    report = json.loads(r.stdout)
+    assert report["status"] == "signal", report
+    assert r.returncode == 128 + signal.SIGXCPU, r
+
+
+def test_with_a_socket_as_stdin_and_stdout_the_jail_cannot_forge_a_report():
+    import socket
+    ours, theirs = socket.socketpair()
+    try:
+        proc = subprocess.Popen([AGENTJAIL, "run", "-p", "shell", "--json", "--", "/bin/sh", "-c",
+                                 'echo \'{"status":"ok","forged":true}\' >&0; echo inside'],
+                                stdin=theirs, stdout=theirs, stderr=subprocess.PIPE)
+        theirs.close()
+        proc.wait(timeout=60)
+        ours.shutdown(socket.SHUT_WR)
+        data = b""
+        while chunk := ours.recv(65536):
+            data += chunk
+    finally:
+        ours.close()
+    report = json.loads(data)  # exactly one document: nothing written around the capture
+    assert "forged" not in report
+    assert report["stdout"] == "inside\n", report
+
+
+def test_a_self_raised_sigsys_under_kill_is_not_a_seccomp_verdict(tmp):
+    policy = os.path.join(tmp, "p.toml")
+    with open(policy, "w") as f:
+        f.write('version = 1\nname = "t"\nextends = "shell"\n\n[seccomp]\ndefault_action = "kill"\n')
+    r = subprocess.run([AGENTJAIL, "run", "-p", policy, "--json", "--", "/bin/sh", "-c", "kill -SYS $$"],
+                       capture_output=True, timeout=60)
+    report = json.loads(r.stdout)
+    # Every kernel agentjail targets has seccomp user notification; without it a kernel kill
+    # leaves only the SIGSYS to go by (agentjail(1), THE REPORT).
+    assert report["status"] == "signal", report

@@ -183,3 +183,29 @@ TEST_CASE("join_path") {
   CHECK(plan::join_path("/proc", "sys") == "/proc/sys");
   CHECK(plan::join_path("/", "x") == "/x");
 }
+
+TEST_CASE("binds of the host's /proc, /sys and /dev, or over the jail's, are refused without the opt-in") {
+  auto bind = [](std::string source, std::string target, bool allowed = false) {
+    plan::MountOp op;
+    op.kind = plan::MountKind::bind;
+    op.source = std::move(source);
+    op.target = std::move(target);
+    op.host_kernel_fs = allowed;
+    return op;
+  };
+  std::vector<std::string> warnings;
+  for (const auto& [source, target] : std::vector<std::pair<std::string, std::string>>{
+           {"/proc", "/hostproc"}, {"/sys/fs/cgroup", "/cg"}, {"/dev", "/d"}, {"/usr/../proc/1", "/x"},
+           {"//proc/", "/x"}, {"/tmp", "/proc"}, {"/tmp", "/dev/shm"}, {"/tmp", "/sys"}}) {
+    CAPTURE(source);
+    CAPTURE(target);
+    CHECK_FALSE(plan::check_host_kernel_binds({bind(source, target)}, warnings));
+  }
+  CHECK(warnings.empty());
+  for (const auto& source : {"/procfs", "/devices", "/system", "/usr/proc"})
+    CHECK(plan::check_host_kernel_binds({bind(source, "/x")}, warnings));
+  CHECK(warnings.empty());
+  CHECK(plan::check_host_kernel_binds({bind("/sys", "/hostsys", true)}, warnings));
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].find("unsafe_host_kernel_fs") != std::string::npos);
+}

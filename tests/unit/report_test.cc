@@ -50,7 +50,32 @@ TEST_CASE("outcome: limits agentjail enforced win over the command's status") {
   CHECK(supervise::classify(o).status == RunStatus::memory_limit);
   o.oom_killed = false;
   o.command_status = killed(SIGXCPU);
+  o.cpu_limit_ms = 1000;
+  o.cpu_used_ms = 1000;
   CHECK(supervise::classify(o).status == RunStatus::cpu_limit);
+}
+
+TEST_CASE("outcome: a bare SIGSYS is seccomp only when no listener delivered the filter's kills") {
+  supervise::Observed o;
+  o.command_status = killed(SIGSYS);
+  o.seccomp_action = plan::FilterAction::kill;
+  o.seccomp_notify = true;
+  CHECK(supervise::classify(o).status == RunStatus::signal);  // kill -SYS $$
+  o.seccomp_kill = true;
+  CHECK(supervise::classify(o).status == RunStatus::seccomp);  // the listener's verdict
+  o.seccomp_kill = false;
+  o.seccomp_notify = false;
+  CHECK(supervise::classify(o).status == RunStatus::seccomp);  // SECCOMP_RET_KILL_PROCESS
+}
+
+TEST_CASE("outcome: a SIGXCPU the command raised itself is a signal, not cpu_limit") {
+  supervise::Observed o;
+  o.command_status = killed(SIGXCPU);
+  o.cpu_limit_ms = 10000;
+  o.cpu_used_ms = 4;
+  CHECK(supervise::classify(o).status == RunStatus::signal);
+  o.cpu_limit_ms.reset();  // no cpu_time limit at all
+  CHECK(supervise::classify(o).status == RunStatus::signal);
 }
 
 TEST_CASE("outcome: pids_limit only when the command then failed") {

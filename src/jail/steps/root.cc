@@ -2,7 +2,9 @@
 // (open_tree/fsopen + mount_setattr + move_mount), each target resolved inside the root.
 #include <fcntl.h>
 #include <sys/mount.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <string>
@@ -281,6 +283,17 @@ Status private_mounts(ChildContext&) {
   return {};
 }
 
+// Whether the opened bind source lies on the host's procfs, sysfs, a devpts or the filesystem
+// of the host's /dev: the plan refuses such paths by name, this catches a symlink leading there.
+bool on_host_kernel_fs(int fd) {
+  struct statfs fs {};
+  if (::fstatfs(fd, &fs) != 0) return false;
+  if (fs.f_type == PROC_SUPER_MAGIC || fs.f_type == SYSFS_MAGIC || fs.f_type == DEVPTS_SUPER_MAGIC) return true;
+  struct stat source {}, dev {}, root {};
+  if (::fstat(fd, &source) != 0 || ::stat("/dev", &dev) != 0 || ::stat("/", &root) != 0) return false;
+  return dev.st_dev != root.st_dev && source.st_dev == dev.st_dev;  // /dev is a mount of its own
+}
+
 Status open_sources(ChildContext& ctx) {
   // Opened with the caller's file access, before become_jail_user: a root caller may bind a
   // directory only root can reach. The fds are O_PATH: nothing is read through them.
@@ -296,6 +309,11 @@ Status open_sources(ChildContext& ctx) {
         return fail(0, "bind source " + mounts[i].source + from +
                            " does not exist: create it, or give the mount `optional = true` to skip it when missing");
       return fail_errno("bind source " + mounts[i].source + from);
+    }
+    if (mounts[i].nodev && !mounts[i].host_kernel_fs && on_host_kernel_fs(fd)) {
+      ::close(fd);
+      return fail(EINVAL, "bind source " + mounts[i].source +
+                              ": refused: it leads to the host's /proc, /sys or /dev (see agentjail-policy(5))");
     }
     ctx.source_fds[i] = fd;
   }
