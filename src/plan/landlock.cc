@@ -117,6 +117,8 @@ Result<LandlockPlan> decide_landlock(policy::LandlockMode mode, const std::vecto
 
   plan.handled_fs = ll::fs_rights_of_abi(plan.abi);
   plan.scoped = ll::scopes_of_abi(plan.abi);
+  // Outside every mount, yet the command already holds them: /dev/stdout must keep working.
+  plan.reopen_stdio = true;
   // The root itself: its directories can be listed (the mount points in it), nothing more.
   plan.rules.push_back({.path = "/", .allowed = ll::kReadDir, .origin = "the jail's root"});
   for (const Tree& tree : trees_of(mounts)) {

@@ -135,6 +135,9 @@ struct LandlockPlan {
   uint64_t handled_fs = 0;   // every filesystem right of `abi`: denied unless a rule grants it
   uint64_t scoped = 0;       // LANDLOCK_SCOPE_* of `abi`
   std::vector<LandlockRule> rules;
+  // The command may reopen what it inherits as 0, 1 and 2 (a terminal, a file of the caller's:
+  // "echo x > /dev/stderr") the way each was opened, and no further: read-only stays read-only.
+  bool reopen_stdio = false;
   std::vector<std::string> not_enforced;  // rights of the newest ABI this run lacks, by name
 };
 

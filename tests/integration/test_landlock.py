@@ -58,20 +58,20 @@ def py(code, policy_path, options=(), **kw):
 
 # --- the attacks -------------------------------------------------------------------------
 
-REOPEN_STDOUT = "printf gone > /proc/self/fd/1; echo reopened >&2"
+REOPEN_STDIN = "printf gone > /proc/self/fd/0; echo reopened >&2"
 
 
 def reopen_stdout(victim, policy_path, user=None):
-    """Pass-through mode: the jail's stdout is the caller's file, opened for appending. The
-    jail reopens it through /proc/self/fd/1 with O_TRUNC: a file of the host the mounts never
-    showed it, whose mode lets the jail's uid write."""
+    """Pass-through mode: the jail's stdin is the caller's file, opened read-only. The jail
+    reopens it for writing through /proc/self/fd/0: a file of the host the mounts never showed
+    it, whose mode lets the jail's uid write."""
     report = os.path.join(os.path.dirname(victim), f"report-{uuid.uuid4().hex}.json")
     argv = [agentjail_for(user), "run", "--policy", policy_path, "--report", report, "--",
-            "/bin/sh", "-c", REOPEN_STDOUT]
+            "/bin/sh", "-c", REOPEN_STDIN]
     if user is not None:
         argv = as_user_prefix(user, user) + argv
-    with open(victim, "a") as out:
-        proc = subprocess.run(argv, stdout=out, stderr=subprocess.PIPE, text=True, timeout=60)
+    with open(victim) as stdin:
+        proc = subprocess.run(argv, stdin=stdin, capture_output=True, text=True, timeout=60)
     with open(report) as f:
         parsed = json.load(f)
     os.unlink(report)
@@ -92,7 +92,7 @@ def make_victim(directory, owner=None):
 
 @requires_landlock
 @pytest.mark.parametrize("user", [None, NOBODY], ids=["own-user", "ordinary-user"])
-def test_reopen_of_the_callers_file_through_proc_fd_is_refused(policy_dir, workdir, user):
+def test_reopen_of_the_callers_read_only_file_for_writing_is_refused(policy_dir, workdir, user):
     if user is not None and not is_root() and os.geteuid() != user:
         pytest.skip("needs root to run as another user")
     victim = make_victim(workdir, owner=user)
@@ -110,7 +110,7 @@ def test_reopen_of_the_callers_file_through_proc_fd_is_refused(policy_dir, workd
 TRUNCATE_STDOUT = """
 import os
 try:
-    os.truncate("/proc/self/fd/1", 0)
+    os.truncate("/proc/self/fd/0", 0)
     print("truncated")
 except OSError as e:
     print("refused", e.errno)
@@ -127,12 +127,12 @@ def test_truncate_through_proc_fd_needs_abi_3(policy_dir, workdir):
         victim = make_victim(workdir)
         argv = [AGENTJAIL, "run", "--policy", policy, "--report", report_path, *options, "--",
                 "python3", "-c", TRUNCATE_STDOUT]
-        with open(victim, "a") as out:
-            proc = subprocess.run(argv, stdout=out, stderr=subprocess.PIPE, text=True, timeout=60)
+        with open(victim) as stdin:
+            proc = subprocess.run(argv, stdin=stdin, capture_output=True, text=True, timeout=60)
         with open(report_path) as f:
             report = json.load(f)
         with open(victim) as f:
-            return proc, report, f.read()
+            return proc, report, f.read() + proc.stdout
 
     proc, report, content = truncate_stdout([])
     assert content == "precious\nrefused 13\n", (content, proc.stderr)
@@ -202,6 +202,17 @@ def test_host_abstract_socket_unreachable_with_network_host(policy_dir):
 
 
 # --- what the jail may still do -----------------------------------------------------------
+
+def test_dev_stdout_reopens_as_it_was_opened(workdir):
+    out = os.path.join(workdir, "out")
+    with open(out, "w") as f:
+        os.chmod(out, 0o666)  # the jail's uid may write it, as a caller's own file
+        proc = subprocess.run([AGENTJAIL, "run", "--", "/bin/sh", "-c", "echo hi > /dev/stdout"], stdout=f,
+                              stderr=subprocess.PIPE, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    with open(out) as f:
+        assert f.read() == "hi\n"
+
 
 WORK = """
     import os, subprocess
