@@ -411,13 +411,23 @@ TEST_CASE("JailCgroup (root): the destructor kills what is left and removes the 
   for (const auto& path : paths) CHECK_FALSE(exists(path));
 }
 
+namespace {
+
+// Our own cgroup directory where we may create children: v2's, else the first writable v1
+// hierarchy's; "" when there is none.
+std::string own_writable_cgroup(const host::Host& host) {
+  if (host.cgroup_v2.mounted && host.cgroup_v2.writable) return host.cgroup_v2.self_dir();
+  for (const auto& [name, c] : host.cgroup_v1)
+    if (c.writable) return c.self_dir();
+  return "";
+}
+
+}  // namespace
+
 TEST_CASE("remove_stale (root): removes dead owners' empty directories, never live or locked ones") {
   if (::geteuid() != 0) SKIP_TEST("needs root");
   const host::Host host = host::probe();
-  std::string parent;
-  if (host.cgroup_v2.mounted && host.cgroup_v2.writable) parent = host.cgroup_v2.self_dir();
-  for (const auto& [name, c] : host.cgroup_v1)
-    if (parent.empty() && c.writable) parent = c.self_dir();
+  const std::string parent = own_writable_cgroup(host);
   if (parent.empty()) SKIP_TEST("no writable cgroup (v2 or v1) of our own here");
 
   pid_t dead = ::fork();
@@ -446,10 +456,7 @@ TEST_CASE("remove_stale (root): removes dead owners' empty directories, never li
 TEST_CASE("remove_stale (root): an owner that is a zombie, not yet reaped, is dead") {
   if (::geteuid() != 0) SKIP_TEST("needs root");
   const host::Host host = host::probe();
-  std::string parent;
-  if (host.cgroup_v2.mounted && host.cgroup_v2.writable) parent = host.cgroup_v2.self_dir();
-  for (const auto& [name, c] : host.cgroup_v1)
-    if (parent.empty() && c.writable) parent = c.self_dir();
+  const std::string parent = own_writable_cgroup(host);
   if (parent.empty()) SKIP_TEST("no writable cgroup (v2 or v1) of our own here");
 
   pid_t zombie = ::fork();
