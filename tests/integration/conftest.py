@@ -64,6 +64,16 @@ def staged():
     return _staged
 
 
+def staged_file(path):
+    """A copy of `path` (a script or program the tests run as another user) in staged(), 0755;
+    copied once per session."""
+    copy = os.path.join(staged(), os.path.basename(path))
+    if not os.path.exists(copy):
+        shutil.copyfile(path, copy)
+        os.chmod(copy, 0o755)
+    return copy
+
+
 def as_other_user(user):
     """Whether running as `user` means another user than the tests' own (setpriv from root)."""
     return user is not None and user != os.geteuid()

@@ -15,7 +15,7 @@ import tempfile
 
 import pytest
 
-from conftest import AGENTJAIL, NOBODY, SOURCE_DIR, as_user_prefix, is_root
+from conftest import AGENTJAIL, NOBODY, SOURCE_DIR, as_other_user, as_user_prefix, is_root, staged_file
 
 DRIVER = os.environ.get("AGENTJAIL_BROKER_DRIVER", os.path.join(os.path.dirname(AGENTJAIL), "broker_driver"))
 HARNESS = os.path.join(SOURCE_DIR, "tests", "net", "harness.py")
@@ -71,7 +71,11 @@ def scenario(command, config=None, env=None, user=None, driver_options=()):
         spec_path, out_path = os.path.join(tmp, "spec.json"), os.path.join(tmp, "out.json")
         with open(spec_path, "w") as f:
             json.dump(spec, f)
-        argv = ["unshare", "-rn", PYTHON, HARNESS, DRIVER, spec_path, out_path]
+        harness, driver = HARNESS, DRIVER
+        if as_other_user(user) and is_root():
+            # The clone may be one only root can enter: run copies the other user can reach.
+            harness, driver = staged_file(HARNESS), staged_file(DRIVER)
+        argv = ["unshare", "-rn", PYTHON, harness, driver, spec_path, out_path]
         if user is not None:
             argv = as_user_prefix(user, user) + argv
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=180)
