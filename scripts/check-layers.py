@@ -13,7 +13,7 @@ import sys
 # Lowest first. A directory may include directories of its own layer or any earlier one.
 LAYERS = [
     ("base", {"base", "sys"}),
-    ("vocabulary", {"limits", "syscalls"}),
+    ("vocabulary", {"limits", "syscalls", "egress"}),
     ("inputs", {"policy", "host"}),
     ("plan", {"plan"}),
     ("executors", {"cgroup", "seccomp", "jail", "supervise", "net"}),

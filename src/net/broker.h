@@ -20,7 +20,7 @@
 #include <string>
 
 #include "base/error.h"
-#include "net/config.h"
+#include "egress/config.h"
 #include "net/record.h"
 #include "sys/fd.h"
 

@@ -12,11 +12,11 @@
 #include <string>
 #include <vector>
 
-#include "net/address.h"
+#include "egress/address.h"
 #include "net/broker.h"
 #include "net/fake_names.h"
 #include "net/resolver.h"
-#include "net/rules.h"
+#include "egress/rules.h"
 
 namespace aj::net {
 

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "net/address.h"
+#include "egress/address.h"
 
 namespace aj::net::dns {
 

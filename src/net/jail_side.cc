@@ -10,7 +10,7 @@
 #include <cstring>
 
 #include "net/broker_impl.h"
-#include "net/rules.h"
+#include "egress/rules.h"
 
 namespace aj::net {
 

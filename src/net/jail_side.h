@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "base/error.h"
-#include "net/config.h"
+#include "egress/config.h"
 #include "sys/fd.h"
 
 namespace aj::net {

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include "base/error.h"
-#include "net/address.h"
+#include "egress/address.h"
 
 namespace aj::net {
 

@@ -8,7 +8,7 @@
 #include <span>
 
 #include "net/dns.h"
-#include "net/rules.h"
+#include "egress/rules.h"
 
 using namespace aj::net;
 

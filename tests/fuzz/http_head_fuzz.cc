@@ -9,7 +9,7 @@
 #include <string_view>
 
 #include "net/http_head.h"
-#include "net/rules.h"
+#include "egress/rules.h"
 
 using namespace aj::net;
 

@@ -1,4 +1,4 @@
-#include "net/address.h"
+#include "egress/address.h"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "net/rules.h"
+#include "egress/rules.h"
 
 #include <doctest/doctest.h>
 

@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "base/error.h"
-#include "net/address.h"
+#include "egress/address.h"
 
 namespace aj::net {
 

@@ -1,4 +1,4 @@
-#include "net/address.h"
+#include "egress/address.h"
 
 #include <arpa/inet.h>
 
