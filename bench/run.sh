@@ -4,16 +4,18 @@
 # so that machine drift hits all sides alike. Prints one table per section, then metric | measured | target | met? for
 # the targets in bench/README.md. Benchmarks are not tests: this exits 0 whatever the numbers.
 #
-# Usage: bench/run.sh [--smoke] [BUILD_DIR]      (BUILD_DIR default: build, next to bench/)
-#   --smoke  every section once with minimal sizes (a few seconds): keeps the harness working in CI
-#            (ctest bench-smoke).
+# Usage: bench/run.sh [--smoke] [--baseline AGENTJAIL] [BUILD_DIR]   (BUILD_DIR default: build)
+#   --smoke     every section once with minimal sizes (a few seconds): keeps the harness working
+#               in CI (ctest bench-smoke).
+#   --baseline  another agentjail binary (an older build) run as one more variant of the start
+#               and throughput rows, interleaved with the others: a regression check in one run.
 # Exit status: 0 measured (whatever the numbers); 77 skipped: a tool is missing (hyperfine,
 # bwrap, python3, /usr/bin/time, cc with a static libc) or this host lets neither agentjail
 # nor bwrap build a jail for this user; 1 something could not run; 2 usage.
 # Run it on a quiet machine: it prints the load average.
 set -euo pipefail
 
-usage() { sed -n 's/^# \{0,1\}//; 7,13p' "$0"; }
+usage() { sed -n 's/^# \{0,1\}//; 7,15p' "$0"; }
 die() {
   echo "bench: $*" >&2
   exit 1
@@ -26,9 +28,15 @@ skip() {
 here=$(cd "$(dirname "$0")" && pwd)
 smoke=0
 build_arg=
+baseline_arg=
 while [ $# -gt 0 ]; do
   case $1 in
     --smoke) smoke=1 ;;
+    --baseline)
+      [ $# -ge 2 ] || { usage >&2 && exit 2; }
+      baseline_arg=$2
+      shift
+      ;;
     -h | --help) usage && exit 0 ;;
     -*) usage >&2 && exit 2 ;;
     *) [ -z "$build_arg" ] || { usage >&2 && exit 2; }; build_arg=$1 ;;
@@ -61,6 +69,11 @@ report() { python3 "$here/lib/report.py" "$@"; }
 mkdir "$work/bin"
 cp -p "$build/agentjail" "$work/bin/agentjail"
 aj=$work/bin/agentjail
+if [ -n "$baseline_arg" ]; then
+  [ -x "$baseline_arg" ] || die "--baseline $baseline_arg is not an executable"
+  mkdir "$work/base"
+  cp -p "$baseline_arg" "$work/base/agentjail"
+fi
 
 # hyperfine runs every command without a shell (-N): no shell start-up in any number. To
 # hand bubblewrap its filter on a file descriptor (bwrap --seccomp 9), every variant of every
@@ -88,6 +101,7 @@ bwrap_cmd=(bwrap --unshare-all --die-with-parent --new-session --cap-drop ALL --
   --ro-bind "$work/group" /etc/group --ro-bind "$work/hosts" /etc/hosts
   --perms 1777 --size $((64 << 20)) --tmpfs /tmp --proc /proc --dev /dev)
 aj_cmd=("$aj" run -q -p "$policy" --)
+base_cmd=("$work/base/agentjail" run -q -p "$policy" --)
 bwf_cmd=("${bwrap_cmd[@]}" --seccomp 9)
 # A floor, not a jail: the same namespaces and nothing else (no new root, no /proc, no /dev, no
 # filter, capabilities kept). Any jail with these namespaces costs at least this much here.
@@ -100,6 +114,7 @@ if ! "${aj_cmd[@]}" /bin/true; then
   fi
   die "agentjail cannot run a jail here, bwrap can (see: $aj doctor)"
 fi
+[ -z "$baseline_arg" ] || "${base_cmd[@]}" /bin/true || die "the baseline $baseline_arg cannot run /bin/true"
 "$work/fd9" "$work/filter.bpf" "${bwf_cmd[@]}" /bin/true || die "bwrap with the filter cannot run /bin/true"
 "${unshare_cmd[@]}" /bin/true || die "unshare -Urmnpiuf cannot run /bin/true"
 
@@ -146,6 +161,7 @@ fi
 echo "agentjail bench$([ $smoke = 1 ] && echo ' --smoke'), $(date -u '+%Y-%m-%d %H:%M UTC'), as uid $(id -u)"
 echo "host: Linux $(uname -r) $(uname -m), $(nproc) CPUs, cgroups $cgroups, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "$("$aj" --version | head -n 1): $build/agentjail of $(date -u -r "$aj" '+%Y-%m-%d %H:%M:%S UTC'), sha256 $(sha256sum "$aj" | cut -c1-12); source tree at $source_tree"
+[ -z "$baseline_arg" ] || echo "baseline: $("$work/base/agentjail" --version | head -n 1): $baseline_arg, sha256 $(sha256sum "$work/base/agentjail" | cut -c1-12)"
 echo "$(bwrap --version); $(hyperfine --version)"
 echo "policy $policy for agentjail, the same isolation for bwrap; filter of $(($(wc -c <"$work/filter.bpf") / 8)) BPF instructions"
 echo
@@ -157,7 +173,9 @@ n=0
 for workload in "/bin/true" "/usr/bin/python3 -S -c pass" "/usr/bin/python3 -c pass"; do
   read -r -a cmd <<<"$workload"
   n=$((n + 1))
-  interleaved "$work/start$n" "$rounds" "$runs" "$warmup" 1 \
+  baseline=()
+  [ -z "$baseline_arg" ] || baseline=(baseline "$(line "$work/fd9" /dev/null "${base_cmd[@]}" "${cmd[@]}")")
+  interleaved "$work/start$n" "$rounds" "$runs" "$warmup" 1 "${baseline[@]}" \
     bare "$(line "$work/fd9" /dev/null "${cmd[@]}")" \
     unshare "$(line "$work/fd9" /dev/null "${unshare_cmd[@]}" "${cmd[@]}")" \
     agentjail "$(line "$work/fd9" /dev/null "${aj_cmd[@]}" "${cmd[@]}")" \
@@ -170,7 +188,10 @@ echo
 # --- 2. Throughput, 2 in parallel ----------------------------------------------------------
 echo "== 2. throughput: hyperfine -N, $batches round(s) of --runs $batch_runs (--warmup 1, then 0), each run a batch of $jobs"
 seq "$jobs" >"$work/jobs"
-interleaved "$work/throughput" "$batches" "$batch_runs" 1 0 \
+baseline=()
+[ -z "$baseline_arg" ] ||
+  baseline=(baseline "$(line xargs -a "$work/jobs" -P2 -I{} "$work/fd9" /dev/null "${base_cmd[@]}" /bin/true)")
+interleaved "$work/throughput" "$batches" "$batch_runs" 1 0 "${baseline[@]}" \
   agentjail "$(line xargs -a "$work/jobs" -P2 -I{} "$work/fd9" /dev/null "${aj_cmd[@]}" /bin/true)" \
   bwrap+filter "$(line xargs -a "$work/jobs" -P2 -I{} "$work/fd9" "$work/filter.bpf" "${bwf_cmd[@]}" /bin/true)"
 report throughput "$results" "$jobs" "$work/throughput".*.json

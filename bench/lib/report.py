@@ -5,7 +5,8 @@ Measurements accumulate in a results file of `key=value` lines, written by run.s
 the subcommands below; each subcommand prints one section's table, `summary` the last one.
 
     report.py start-header
-    report.py start RESULTS LABEL JSON...              one start-latency row (5 variants)
+    report.py start RESULTS LABEL JSON...              one start-latency row (5 variants, and the
+                                                       baseline's ratios when run.sh --baseline ran it)
     report.py throughput RESULTS JOBS JSON...          runs per second, agentjail vs bwrap+filter
     report.py seccomp RESULTS SECCOMP_OUTPUT           parse bench/seccomp/run.sh's table
     report.py flood RESULTS REPORT_JSON BYTES          check the --json capture's report
@@ -36,26 +37,31 @@ def save(path, **values):
             f.write(f"{key}={value}\n")
 
 
-def medians_ms(hyperfine_jsons, names):
-    times = {name: [] for name in names}
+def medians_ms(hyperfine_jsons, names, optional=()):
+    """The median of each named variant, in ms; an optional variant nobody ran gives None."""
+    times = {name: [] for name in (*names, *optional)}
     for path in hyperfine_jsons:
         with open(path) as f:
             for result in json.load(f)["results"]:
                 if result["command"] not in times:
                     sys.exit(f"report.py: {path}: unexpected command {result['command']!r}")
                 times[result["command"]].extend(result["times"])
+    found = [statistics.median(times[name]) * 1000 if times[name] else None for name in optional]
     for name, values in times.items():
         if not values:
             sys.exit(f"report.py: no times for {name!r} in {' '.join(hyperfine_jsons)}")
-    return [statistics.median(times[name]) * 1000 for name in names]
+    return [statistics.median(times[name]) * 1000 for name in names] + found
 
 
 def start(results, label, *hyperfine_jsons):
-    bare, ns, aj, bw, bwf = medians_ms(hyperfine_jsons, START_VARIANTS)
+    bare, ns, aj, bw, bwf, base = medians_ms(hyperfine_jsons, START_VARIANTS, optional=("baseline",))
     save(results, **{f"start.{label}.bare": bare, f"start.{label}.unshare": ns, f"start.{label}.agentjail": aj,
                      f"start.{label}.bwrap": bw, f"start.{label}.bwrap+filter": bwf})
     print(f"{label:<28} {bare:8.2f} {ns:8.2f} {aj:10.2f} {bw:8.2f} {bwf:13.2f} "
           f"{aj / bare:8.2f} {aj / bw:9.2f} {aj / bwf:11.2f} {ns / bwf:12.2f} {ns / bare:11.2f}")
+    if base is not None:
+        save(results, **{f"start.{label}.baseline": base})
+        print(f"{'  baseline binary':<28} {base:35.2f} {'':22} {base / bwf:11.2f}")
 
 
 def start_header():
@@ -65,12 +71,16 @@ def start_header():
 
 
 def throughput(results, jobs, *hyperfine_jsons):
-    aj_ms, bwf_ms = medians_ms(hyperfine_jsons, ("agentjail", "bwrap+filter"))
+    aj_ms, bwf_ms, base_ms = medians_ms(hyperfine_jsons, ("agentjail", "bwrap+filter"), optional=("baseline",))
     aj, bwf = int(jobs) / (aj_ms / 1000), int(jobs) / (bwf_ms / 1000)
     save(results, **{"throughput.agentjail": aj, "throughput.bwrap+filter": bwf})
     print(f"{jobs} runs of /bin/true, 2 at a time (xargs -P2), median of the batches:")
     print(f"  agentjail     {aj:8.1f} runs/s  ({aj_ms / 1000:.2f} s per batch)")
     print(f"  bwrap+filter  {bwf:8.1f} runs/s  ({bwf_ms / 1000:.2f} s per batch)")
+    if base_ms is not None:
+        base = int(jobs) / (base_ms / 1000)
+        save(results, **{"throughput.baseline": base})
+        print(f"  baseline      {base:8.1f} runs/s  ({base_ms / 1000:.2f} s per batch)")
     print(f"  agentjail / (bwrap+filter): {aj / bwf:.2f}x (higher is better)")
 
 
@@ -119,6 +129,20 @@ def summary(results):
     row("  floor: unshare -Urmnpiuf / bare", f"{x:.2f}x", "(none)", None)
     x = f("throughput.agentjail") / f("throughput.bwrap+filter")
     row("throughput, 2 parallel: agentjail / (bwrap+filter)", f"{x:.2f}x", ">= 2.00x", x >= 2)
+    # With --baseline: this build's ratios against the baseline's, measured in the same run.
+    for label in ("/bin/true", "/usr/bin/python3 -S -c pass", "/usr/bin/python3 -c pass"):
+        if f"start.{label}.baseline" in r:
+            ours = f(f"start.{label}.agentjail") / f(f"start.{label}.bwrap+filter")
+            base = f(f"start.{label}.baseline") / f(f"start.{label}.bwrap+filter")
+            x = ours / base - 1
+            row(f"  vs baseline: start {label}, aj/(bwrap+filter)", f"{ours:.3f} vs {base:.3f} ({x * 100:+.1f} %)",
+                "<= +3 %", x <= 0.03)
+    if "throughput.baseline" in r:
+        ours = f("throughput.agentjail") / f("throughput.bwrap+filter")
+        base = f("throughput.baseline") / f("throughput.bwrap+filter")
+        x = ours / base - 1
+        row("  vs baseline: throughput, aj/(bwrap+filter)", f"{ours:.3f} vs {base:.3f} ({x * 100:+.1f} %)",
+            ">= -3 %", x >= -0.03)
     x = f("memory.supervisor_hwm_kib") / 1024
     row("supervisor peak RSS (VmHWM)", f"{x:.2f} MiB", "<= 3 MiB", x <= 3)
     # Against no filter: what the jail's filter costs a program. Against the cheapest filter with
