@@ -13,6 +13,7 @@
 #include "host/host.h"
 #include "jail/spawn.h"
 #include "plan/build.h"
+#include "plan/identity.h"
 #include "policy/emit.h"
 #include "report/record.h"
 #include "seccomp/precompiled.h"
@@ -67,6 +68,19 @@ Status stages(const policy::Policy& policy, const std::vector<std::string>& comm
   host::Host host = host::probe();
   host.landlock_abi_cap = options.landlock_max_abi;
   clock.done("probe-host");
+  // Held until the jail is gone: declared before the cgroup and the jail, destroyed after them.
+  std::optional<host::IdLease> lease;
+  if (plan::needs_id_lease(policy.process, host)) {
+    if (options.lease) {
+      host.leased_id = options.lease->id();
+    } else {
+      auto leased = host::lease_id(options.id_range, host::read_ids_in_use());
+      if (!leased) return std::unexpected(leased.error());
+      lease.emplace(std::move(*leased));
+      host.leased_id = lease->id();
+      clock.done("lease-host-uid");
+    }
+  }
   auto plan = plan::build(policy, host, command, env);
   if (!plan) return std::unexpected(plan.error().context("plan"));
   report.warnings = plan->warnings;
