@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <optional>
@@ -49,6 +50,27 @@ bool stdin_reaches_stdout() {
   if (S_ISSOCK(in.st_mode)) return true;
   return ::fstat(STDOUT_FILENO, &out) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino;
 }
+
+// process.new_session = false with agentjail in the terminal's foreground: the command's
+// group takes the terminal over (jail/steps/process.cc), and this gives it back to agentjail's
+// group when the run ends, as a shell does when a job ends.
+class TerminalHandback {
+ public:
+  void arm() { armed_ = true; }
+  ~TerminalHandback() {
+    if (!armed_) return;
+    // From a background group, tcsetpgrp raises SIGTTOU: blocked for the call.
+    sigset_t ttou, old;
+    sigemptyset(&ttou);
+    sigaddset(&ttou, SIGTTOU);
+    ::sigprocmask(SIG_BLOCK, &ttou, &old);
+    (void)::tcsetpgrp(STDIN_FILENO, ::getpgrp());
+    ::sigprocmask(SIG_SETMASK, &old, nullptr);
+  }
+
+ private:
+  bool armed_ = false;
+};
 
 Result<CapturePipes> capture_pipe() {
   int fds[2];
@@ -122,6 +144,11 @@ Status stages(const policy::Policy& policy, const std::vector<std::string>& comm
     err_pipe.emplace(std::move(*e));
     stdio.out = out_pipe->write_end.get();
     stdio.err = err_pipe->write_end.get();
+  }
+  TerminalHandback terminal;
+  if (!plan->new_session && stdio.in < 0 && ::isatty(STDIN_FILENO) && ::tcgetpgrp(STDIN_FILENO) == ::getpgrp()) {
+    stdio.take_terminal = true;
+    terminal.arm();
   }
 
   started_ms = sys::monotonic_ms();
