@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <optional>
+#include <vector>
 
 #include "base/log.h"
 #include "cgroup/cgroup.h"
@@ -15,6 +16,7 @@
 #include "jail/spawn.h"
 #include "plan/build.h"
 #include "plan/identity.h"
+#include "plan/stdio.h"
 #include "policy/emit.h"
 #include "report/record.h"
 #include "seccomp/precompiled.h"
@@ -49,6 +51,65 @@ bool stdin_reaches_stdout() {
   if (::fstat(STDIN_FILENO, &in) != 0) return false;
   if (S_ISSOCK(in.st_mode)) return true;
   return ::fstat(STDOUT_FILENO, &out) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino;
+}
+
+// The jail's uid must own what it may reopen through /proc/self/fd (plan/stdio.h): run by
+// root, our pipes are root's until given to the jail's host uid.
+Status give_to_jail(const plan::Plan& plan, int fd) {
+  if (plan.caller_is_root && ::fchown(fd, plan.uid_map.outside, plan.gid_map.outside) != 0)
+    return fail_errno("fchown a pipe of the jail's standard streams to its host uid");
+  return {};
+}
+
+plan::StreamFacts facts_of(int fd) {
+  plan::StreamFacts facts;
+  struct stat st{};
+  if (::fstat(fd, &st) != 0) return facts;
+  facts.open = true;
+  facts.terminal = ::isatty(fd) == 1;
+  facts.mode = st.st_mode;
+  facts.uid = st.st_uid;
+  facts.gid = st.st_gid;
+  return facts;
+}
+
+bool same_file(int a, int b) {
+  struct stat sa{}, sb{};
+  return ::fstat(a, &sa) == 0 && ::fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+// The streams the jail could not reopen as they are go through relays: `stdio` then names
+// the jail's ends of their pipes, kept open in `jail_ends` until the jail has them. With
+// capture, stdout and stderr are capture pipes already; 2>&1 (one file on 1 and 2) shares one
+// relay, so the order of the two streams' writes is kept.
+Status route_streams(const plan::Plan& plan, bool capture, jail::Stdio& stdio, std::vector<supervise::Relay>& relays,
+                     std::vector<sys::UniqueFd>& jail_ends) {
+  int* slots[3] = {&stdio.in, &stdio.out, &stdio.err};
+  int relayed_out = -1;  // the caller's fd stdout is relayed from, and the jail's end for it
+  int relayed_out_jail = -1;
+  for (int n = 0; n < 3; ++n) {
+    const bool output = n > 0;
+    if (capture && output) continue;
+    const int callers = *slots[n] >= 0 ? *slots[n] : n;
+    if (!plan::needs_relay(facts_of(callers), plan, output)) continue;
+    if (n == 2 && relayed_out >= 0 && same_file(relayed_out, callers)) {
+      *slots[n] = relayed_out_jail;
+      continue;
+    }
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) return fail_errno("pipe for a relayed standard stream");
+    sys::UniqueFd read_end(fds[0]), write_end(fds[1]);
+    sys::UniqueFd ours = output ? std::move(read_end) : std::move(write_end);
+    sys::UniqueFd theirs = output ? std::move(write_end) : std::move(read_end);
+    if (::fcntl(ours.get(), F_SETFL, O_NONBLOCK) != 0) return fail_errno("fcntl O_NONBLOCK");
+    if (auto ok = give_to_jail(plan, theirs.get()); !ok) return ok;
+    *slots[n] = theirs.get();
+    if (n == 1) relayed_out = callers, relayed_out_jail = theirs.get();
+    relays.emplace_back(std::move(ours), callers,
+                        output ? supervise::Relay::Direction::from_jail : supervise::Relay::Direction::to_jail);
+    jail_ends.push_back(std::move(theirs));
+  }
+  return {};
 }
 
 // process.new_session = false with agentjail in the terminal's foreground: the command's
@@ -144,7 +205,12 @@ Status stages(const policy::Policy& policy, const std::vector<std::string>& comm
     err_pipe.emplace(std::move(*e));
     stdio.out = out_pipe->write_end.get();
     stdio.err = err_pipe->write_end.get();
+    if (auto ok = give_to_jail(*plan, stdio.out); !ok) return ok;
+    if (auto ok = give_to_jail(*plan, stdio.err); !ok) return ok;
   }
+  std::vector<supervise::Relay> relays;
+  std::vector<sys::UniqueFd> relay_jail_ends;
+  if (auto ok = route_streams(*plan, options.capture, stdio, relays, relay_jail_ends); !ok) return ok;
   TerminalHandback terminal;
   if (!plan->new_session && stdio.in < 0 && ::isatty(STDIN_FILENO) && ::tcgetpgrp(STDIN_FILENO) == ::getpgrp()) {
     stdio.take_terminal = true;
@@ -155,6 +221,7 @@ Status stages(const policy::Policy& policy, const std::vector<std::string>& comm
   auto spawned = jail::spawn(*plan, *filter, cgroup ? &*cgroup : nullptr, stdio, options.verbose);
   if (!spawned) return std::unexpected(spawned.error().context("spawn"));
   clock.done("clone-jail");
+  relay_jail_ends.clear();  // the jail holds them: their pipes end when the jail's last writer goes
   if (options.capture) {
     // Only the jail holds the write ends now: EOF means every jailed writer is gone.
     out.emplace(std::move(out_pipe->read_end), plan->limits.output_bytes);
@@ -167,7 +234,8 @@ Status stages(const policy::Policy& policy, const std::vector<std::string>& comm
     err_pipe.reset();
   }
 
-  supervise::Inputs inputs{*plan, *spawned, cgroup ? &*cgroup : nullptr, options.signal_fd, &out, &err, started_ms};
+  supervise::Inputs inputs{*plan, *spawned, cgroup ? &*cgroup : nullptr, options.signal_fd, &out, &err, started_ms,
+                           &relays};
   supervise::Supervised supervised = supervise::run(inputs);
   clock.done("supervise");
 
