@@ -103,13 +103,14 @@ def _hand_over(workspace, uid, gid):
     """Run by root, the jail is an unprivileged host uid: give it the workspace, nobody else.
     A uid leased per run is not known before the run: then the workspace's directories are
     opened to everyone (0777) instead, below a directory of ours (0700) that no other user of
-    the host can enter, so only the jail, which gets the workspace bound directly, reaches them."""
+    the host can enter, so only the jail, which gets the workspace bound directly, reaches them
+    (files: 0666, so the jail may change them as it could its own)."""
     for root, dirs, names in os.walk(workspace):
         for name in [root] + [os.path.join(root, n) for n in dirs + names]:
             if uid is not None and gid is not None:
                 os.lchown(name, uid, gid)
-            elif os.path.isdir(name) and not os.path.islink(name):
-                os.chmod(name, 0o777)
+            elif not os.path.islink(name):
+                os.chmod(name, 0o777 if os.path.isdir(name) else 0o666)
 
 
 def run_code(code, language="python", policy=None, files=None, timeout=None):

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <signal.h>
+#include <sys/fsuid.h>
 #include <sys/signalfd.h>
 #include <termios.h>
 #include <unistd.h>
@@ -53,12 +54,26 @@ bool stdin_reaches_stdout() {
   return ::fstat(STDOUT_FILENO, &out) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino;
 }
 
-// The jail's uid must own what it may reopen through /proc/self/fd (plan/stdio.h): run by
-// root, our pipes are root's until given to the jail's host uid.
-Status give_to_jail(const plan::Plan& plan, int fd) {
-  if (plan.caller_is_root && ::fchown(fd, plan.uid_map.outside, plan.gid_map.outside) != 0)
-    return fail_errno("fchown a pipe of the jail's standard streams to its host uid");
-  return {};
+// A pipe for the jail's standard streams, owned by the jail's host uid and gid: it may reopen
+// it through /proc/self/fd (plan/stdio.h). A pipe belongs to its creator's filesystem ids, so
+// run by root it is made with those set to the jail's (setfsuid needs CAP_SETUID, which
+// writing the id maps needs anyway; fchown would need CAP_CHOWN, which a container's root
+// may lack). Single-threaded here: the filesystem ids are per thread.
+Status jail_pipe(const plan::Plan& plan, int fds[2]) {
+  if (!plan.caller_is_root) return ::pipe2(fds, O_CLOEXEC) == 0 ? Status{} : fail_errno("pipe");
+  const int old_gid = ::setfsgid(plan.gid_map.outside);
+  const int old_uid = ::setfsuid(plan.uid_map.outside);
+  const int made = ::pipe2(fds, O_CLOEXEC);
+  const int err = errno;
+  ::setfsuid(static_cast<uid_t>(old_uid));
+  ::setfsgid(static_cast<gid_t>(old_gid));
+  if (made != 0) return fail(err, "pipe");
+  struct stat st{};
+  if (::fstat(fds[0], &st) == 0 && st.st_uid == plan.uid_map.outside && st.st_gid == plan.gid_map.outside) return {};
+  ::close(fds[0]);
+  ::close(fds[1]);
+  return fail(EPERM, "a pipe for the jail's standard streams could not be made its host uid's (setfsuid needs "
+                     "CAP_SETUID)");
 }
 
 plan::StreamFacts facts_of(int fd) {
@@ -97,12 +112,12 @@ Status route_streams(const plan::Plan& plan, bool capture, jail::Stdio& stdio, s
       continue;
     }
     int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) return fail_errno("pipe for a relayed standard stream");
+    if (auto made = jail_pipe(plan, fds); !made)
+      return std::unexpected(made.error().context("a relay for the jail's standard streams"));
     sys::UniqueFd read_end(fds[0]), write_end(fds[1]);
     sys::UniqueFd ours = output ? std::move(read_end) : std::move(write_end);
     sys::UniqueFd theirs = output ? std::move(write_end) : std::move(read_end);
     if (::fcntl(ours.get(), F_SETFL, O_NONBLOCK) != 0) return fail_errno("fcntl O_NONBLOCK");
-    if (auto ok = give_to_jail(plan, theirs.get()); !ok) return ok;
     *slots[n] = theirs.get();
     if (n == 1) relayed_out = callers, relayed_out_jail = theirs.get();
     relays.emplace_back(std::move(ours), callers,
@@ -133,9 +148,9 @@ class TerminalHandback {
   bool armed_ = false;
 };
 
-Result<CapturePipes> capture_pipe() {
+Result<CapturePipes> capture_pipe(const plan::Plan& plan) {
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return fail_errno("pipe");
+  if (auto made = jail_pipe(plan, fds); !made) return std::unexpected(made.error().context("capture"));
   CapturePipes pipes{sys::UniqueFd(fds[0]), sys::UniqueFd(fds[1])};
   if (::fcntl(pipes.read_end.get(), F_SETFL, O_NONBLOCK) != 0) return fail_errno("fcntl O_NONBLOCK");
   return pipes;
@@ -198,15 +213,13 @@ Status stages(const policy::Policy& policy, const std::vector<std::string>& comm
     stdio.in = null_stdin.get();
   }
   if (options.capture) {
-    auto o = capture_pipe(), e = capture_pipe();
+    auto o = capture_pipe(*plan), e = capture_pipe(*plan);
     if (!o) return std::unexpected(o.error());
     if (!e) return std::unexpected(e.error());
     out_pipe.emplace(std::move(*o));
     err_pipe.emplace(std::move(*e));
     stdio.out = out_pipe->write_end.get();
     stdio.err = err_pipe->write_end.get();
-    if (auto ok = give_to_jail(*plan, stdio.out); !ok) return ok;
-    if (auto ok = give_to_jail(*plan, stdio.err); !ok) return ok;
   }
   std::vector<supervise::Relay> relays;
   std::vector<sys::UniqueFd> relay_jail_ends;
