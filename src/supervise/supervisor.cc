@@ -18,6 +18,7 @@ namespace aj::supervise {
 namespace {
 
 constexpr int kCpuPollMs = 50;  // how often the whole-jail cpu_time is checked
+constexpr int kRelayGraceMs = 2000;  // relayed output after a timeout: passed on for this long at most
 
 Result<sys::UniqueFd> timer_after_ms(uint64_t ms, bool repeat) {
   sys::UniqueFd fd(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
@@ -69,6 +70,7 @@ class Loop {
       watch(in_.signal_fd, &Loop::on_signal);
       watch(wall_timer_.get(), &Loop::on_wall_timer);
       watch(cpu_timer_.get(), &Loop::on_cpu_timer);
+      watch(relay_grace_.get(), &Loop::on_relay_grace);
       if (listener_ && !listener_fd_done_ && notify_budget_ > 0) watch(listener_->fd(), &Loop::on_notification);
       watch(notify_refill_.get(), &Loop::on_notify_refill);
       if (capture_open(in_.stdout_capture)) watch((*in_.stdout_capture)->fd(), &Loop::on_stdout);
@@ -148,6 +150,12 @@ class Loop {
     auto waited = in_.jail.init.wait();
     init_reaped_ = true;
     stop_relays(false);  // nobody is left to read the caller's stdin
+    // A run agentjail ended at its wall limit has no limit left to bound the relayed output
+    // still on its way to a caller's reader that may not read: it gets a short grace.
+    if (result_.observed.timed_out && !relays_done()) {
+      if (auto timer = timer_after_ms(kRelayGraceMs, false)) relay_grace_ = std::move(*timer);
+      else stop_relays(true);
+    }
     if (waited) result_.init_wait = *waited;
     // Every jailed process is dead now: take what the socket still holds, then stop
     // listening even if an fd copy somewhere keeps it from reaching EOF.
@@ -219,6 +227,12 @@ class Loop {
     kill_jail();
   }
 
+  void on_relay_grace() {
+    consume_timer(relay_grace_.get());
+    relay_grace_.reset();
+    stop_relays(true);
+  }
+
   void on_cpu_timer() {
     consume_timer(cpu_timer_.get());
     auto used = in_.cgroup->cpu_ms();
@@ -283,7 +297,7 @@ class Loop {
 
   Inputs& in_;
   Supervised result_;
-  sys::UniqueFd wall_timer_, cpu_timer_, notify_refill_;
+  sys::UniqueFd wall_timer_, cpu_timer_, notify_refill_, relay_grace_;
   uint64_t notify_budget_ = kNotifyBurst;
   std::optional<seccomp::Listener> listener_;
   bool init_reaped_ = false;

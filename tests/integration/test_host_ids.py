@@ -310,3 +310,19 @@ def test_capture_pipes_belong_to_the_jails_host_uid():
     lines = r.report["stdout"].split("\n")
     # Inside the jail the host uid shows as the jail's own user: the pipes are its own.
     assert lines[0] == lines[1] == "65534 65534 600", r.report["stdout"]
+
+
+@requires_root
+@pytest.mark.parametrize("produced", ["100000", "3000000"], ids=["command-exits", "command-times-out"])
+def test_a_caller_that_never_reads_a_relayed_stream_does_not_hold_agentjail(produced):
+    # 100 kB fit in the pipes, so the command exits and its output waits for the caller's
+    # reader: the wall limit bounds the wait. 3 MB do not: the command blocks until the wall
+    # limit kills it, and what it wrote gets a short grace.
+    proc = subprocess.Popen([agentjail_for(), "run", "-p", "shell", "--time", "1s", "--", "/bin/sh", "-c",
+                             f"head -c {produced} /dev/zero"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        code = proc.wait(timeout=30)  # never read: a hang would be a timeout here
+    finally:
+        proc.kill()
+        proc.stdout.close()
+    assert code in (0, 124), code
