@@ -19,7 +19,7 @@
 //   landlock          {abi: int (the kernel's; 0: unavailable), used: bool (the policy's ruleset would be
 //                      applied), abi_used: int, mode: "off"|"best-effort"|"required" (the policy's),
 //                      not_enforced: [..] (rights of agentjail's newest ABI this kernel lacks)}
-//   host_ids          {source: "leased"|"policy"|"caller" (where the jail's host uid comes from with the
+//   host_ids          {source: "leased"|"policy"|"subordinate"|"caller" (where the jail's host uid comes from with the
 //                      policy), range: "FIRST-LAST"|null (root: the lease range, --uid-range/AGENTJAIL_UID_RANGE),
 //                      lock_dir, accounts: int (ids of the range /etc/passwd, group, subuid, subgid use),
 //                      leased: int (held by running jails; -1 unknown), free: int, uid: int|null (policy, caller),
@@ -153,9 +153,10 @@ Findings examine(policy::Loaded loaded) {
   if (f.host.is_root()) {
     f.ids.accounts = f.ids.range.count - host::unused_count(f.ids.range, host::read_ids_in_use());
     f.ids.leased = host::leased_count(f.ids.range);
-    // Planned as a run would be, with the range's first id standing in for the lease.
-    if (plan::needs_id_lease(f.policy.policy.process, f.host)) f.host.leased_id = f.ids.range.first;
   }
+  // Planned as a run would be, with the range's first id standing in for the lease.
+  if (auto lease_range = plan::id_lease_range(f.policy.policy, f.host, f.ids.range))
+    f.host.leased_id = lease_range->first;
   if (!f.ids.range_error.empty()) f.problems.push_back(f.ids.range_error);
   if (f.host.is_root() && f.ids.free() == 0)
     f.problems.push_back("host ids: no uid of the range " + host::to_string(f.ids.range) + " is free: runs fail");
@@ -189,6 +190,7 @@ const char* host_ids_source(const Findings& f) {
   switch (f.plan->host_ids) {
     case plan::HostIds::leased: return "leased";
     case plan::HostIds::policy: return "policy";
+    case plan::HostIds::subordinate: return "subordinate";
     case plan::HostIds::caller: break;
   }
   return "caller";
@@ -196,7 +198,8 @@ const char* host_ids_source(const Findings& f) {
 
 json host_ids_json(const Findings& f) {
   const host::Host& h = f.host;
-  const bool leased = std::string(host_ids_source(f)) == "leased";
+  const std::string source = host_ids_source(f);
+  const bool leased = source == "leased" || source == "subordinate";
   json uid = f.plan && !leased ? json(f.plan->uid_map.outside) : json(nullptr);
   return {{"source", host_ids_source(f)},
           {"range", h.is_root() ? json(host::to_string(f.ids.range)) : json(nullptr)},
@@ -224,12 +227,17 @@ std::pair<std::string, std::string> host_ids_row(const Findings& f) {
               host::kLeaseDir + ")";
     return {f.ids.free() == 0 ? "full" : "per jail", detail};
   }
+  if (source == "subordinate")
+    return {"per jail", "a subordinate uid and gid of the caller's own per jail, from " +
+                            join(range_texts(h.subuids), " ") + " (/etc/subuid, mapped by newuidmap; locks in " +
+                            host::lease_dir_for(h.euid) + ")"};
   if (source == "policy")
     return {"policy", "process.host_user " + std::to_string(f.plan->uid_map.outside) +
                           ": every jail of this policy shares that uid"};
   std::string detail = "the caller's own uid " + std::to_string(h.euid) + ": its other processes can signal the jail";
   detail += "; subordinate ids: " + (h.subuids.empty() ? std::string("none") : join(range_texts(h.subuids), " "));
-  detail += std::string("; newuidmap/newgidmap: ") + (h.newidmap_tools ? "installed" : "not installed (uidmap package)");
+  detail += std::string("; newuidmap/newgidmap: ") +
+            (h.newidmap_tools ? "usable" : "not usable (the uidmap package, no_new_privs, the bounding set)");
   return {"shared", detail};
 }
 

@@ -2,7 +2,9 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -51,21 +53,23 @@ void add_id(IdsInUse& used, std::string_view text) {
   if (auto id = parse_u32(text)) used.add({*id, 1});
 }
 
-// Opens (creating) `name` in `dir` as a directory only root can change: never through a
-// symlink, and refused when someone else owns it or may write it.
-Result<sys::UniqueFd> open_root_dir(int dir, const std::string& name, mode_t mode, const std::string& shown) {
-  if (::mkdirat(dir, name.c_str(), mode) != 0 && errno != EEXIST) return fail_errno("mkdir " + shown);
+// Opens (creating) `name` in `dir` as a directory only root or `owner` can change: never
+// through a symlink, and refused when someone else owns it or may write it.
+Result<sys::UniqueFd> open_owned_dir(int dir, const std::string& name, uid_t owner, const std::string& shown) {
+  if (::mkdirat(dir, name.c_str(), owner == 0 ? 0755 : 0700) != 0 && errno != EEXIST) return fail_errno("mkdir " + shown);
   sys::UniqueFd fd(::openat(dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd) return fail_errno("open " + shown);
   struct stat st{};
   if (::fstat(fd.get(), &st) != 0) return fail_errno("fstat " + shown);
   // Sticky (/tmp): others may write it but cannot rename or remove what root made in it.
-  if (st.st_uid != 0 || ((st.st_mode & 022) != 0 && !(st.st_mode & S_ISVTX)))
-    return fail(EPERM, shown + " must be a directory of root's that nobody else can write");
+  if ((st.st_uid != 0 && st.st_uid != owner) || ((st.st_mode & 022) != 0 && !(st.st_mode & S_ISVTX)))
+    return fail(EPERM, shown + " must be a directory of " + (owner == 0 ? std::string("root's") : "root's or uid " +
+                       std::to_string(owner) + "'s") + " that nobody else can write");
   return fd;
 }
 
 Result<sys::UniqueFd> open_lease_dir(const std::string& dir, bool create) {
+  const uid_t owner = ::geteuid();
   if (dir.empty() || dir[0] != '/') return fail(EINVAL, "the lease directory must be absolute: " + dir);
   sys::UniqueFd at(::open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!at) return fail_errno("open /");
@@ -79,7 +83,7 @@ Result<sys::UniqueFd> open_lease_dir(const std::string& dir, bool create) {
       at = std::move(next);
       continue;
     }
-    auto next = open_root_dir(at.get(), part, 0755, shown);
+    auto next = open_owned_dir(at.get(), part, owner, shown);
     if (!next) return std::unexpected(next.error());
     at = std::move(*next);
   }
@@ -209,6 +213,10 @@ uint64_t unused_count(const IdRange& range, const IdsInUse& used) {
   return range.count - taken;
 }
 
+std::string lease_dir_for(uid_t euid) {
+  return euid == 0 ? kLeaseDir : "/tmp/agentjail-" + std::to_string(euid) + "/uids";
+}
+
 Result<IdLease> lease_id(const IdRange& range, const IdsInUse& used, const std::string& dir) {
   if (range.count == 0) return fail(EINVAL, "the uid range is empty");
   auto at = open_lease_dir(dir, /*create=*/true);  // mkdir of an existing one: EEXIST, even read-only
@@ -256,10 +264,13 @@ int64_t leased_count(const IdRange& range, const std::string& dir) {
 
 bool have_newidmap_tools() {
   // Setuid root or with file capabilities, as the distribution installs them: executable is
-  // what can be checked without running them.
+  // what can be checked without running them. Either way they gain CAP_SETUID/CAP_SETGID at
+  // exec, which no_new_privs or a bounding set without them (a container's) rules out: every
+  // run would then fail, where the caller's own ids still work.
   for (const char* path : {"/usr/bin/newuidmap", "/usr/bin/newgidmap"})
     if (::access(path, X_OK) != 0) return false;
-  return true;
+  if (::prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1) return false;
+  return ::prctl(PR_CAPBSET_READ, CAP_SETUID, 0, 0, 0) == 1 && ::prctl(PR_CAPBSET_READ, CAP_SETGID, 0, 0, 0) == 1;
 }
 
 }  // namespace aj::host

@@ -81,17 +81,22 @@ class IdLease {
   sys::UniqueFd lock_;
 };
 
+// Where a caller's leases live: kLeaseDir for root; for an ordinary user (leasing from its
+// subordinate ids), /tmp/agentjail-UID/uids, a directory of its own.
+std::string lease_dir_for(uid_t euid);
+
 // Leases a free id of `range`: not used by any account in `used`, not locked by another
 // jail. Starts at a random point of the range, so an id just given back is not the next one
-// handed out. Only root may lease (the lock directory is root's). EAGAIN when every id of the
-// range is taken.
+// handed out. Every component of `dir` must be root's or the caller's and closed to others
+// (sticky ones such as /tmp aside). EAGAIN when every id of the range is taken.
 Result<IdLease> lease_id(const IdRange& range, const IdsInUse& used, const std::string& dir = kLeaseDir);
 
 // How many ids of `range` are leased right now (doctor; -1 when the lock directory cannot be
 // read).
 int64_t leased_count(const IdRange& range, const std::string& dir = kLeaseDir);
 
-// Whether a setuid-root `newuidmap` and `newgidmap` are installed (the uidmap package), for
+// Whether `newuidmap` and `newgidmap` (the uidmap package) are installed and can gain their
+// privileges here (no no_new_privs, CAP_SETUID and CAP_SETGID in the bounding set), for
 // ordinary callers with subordinate ids.
 bool have_newidmap_tools();
 

@@ -60,6 +60,18 @@ bool stdin_reaches_stdout() {
 // writing the id maps needs anyway; fchown would need CAP_CHOWN, which a container's root
 // may lack). Single-threaded here: the filesystem ids are per thread.
 Status jail_pipe(const plan::Plan& plan, int fds[2]) {
+  if (plan.host_ids == plan::HostIds::subordinate) {
+    // An ordinary caller can give a pipe neither to another uid nor make it with one: it is
+    // opened to every uid by its mode instead. Reopening through /proc/PID/fd needs ptrace
+    // access to a process holding it, which only the jail (its subordinate uid is leased to it
+    // alone) and the caller's own processes have.
+    if (::pipe2(fds, O_CLOEXEC) != 0) return fail_errno("pipe");
+    if (::fchmod(fds[0], 0666) == 0) return {};
+    const int err = errno;
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return fail(err, "fchmod a pipe of the jail's standard streams");
+  }
   if (!plan.caller_is_root) return ::pipe2(fds, O_CLOEXEC) == 0 ? Status{} : fail_errno("pipe");
   const int old_gid = ::setfsgid(plan.gid_map.outside);
   const int old_uid = ::setfsuid(plan.uid_map.outside);
@@ -168,11 +180,14 @@ Status stages(const policy::Policy& policy, const std::vector<std::string>& comm
   clock.done("probe-host");
   // Held until the jail is gone: declared before the cgroup and the jail, destroyed after them.
   std::optional<host::IdLease> lease;
-  if (plan::needs_id_lease(policy.process, host)) {
+  if (auto range = plan::id_lease_range(policy, host, options.id_range)) {
     if (options.lease) {
       host.leased_id = options.lease->id();
     } else {
-      auto leased = host::lease_id(options.id_range, host::read_ids_in_use());
+      // Run by root, ids the host's accounts use are skipped; the caller's own subordinate
+      // ids are its to use.
+      auto leased = host::lease_id(*range, host.is_root() ? host::read_ids_in_use() : host::IdsInUse{},
+                                   host::lease_dir_for(host.euid));
       if (!leased) return std::unexpected(leased.error());
       lease.emplace(std::move(*leased));
       host.leased_id = lease->id();

@@ -112,7 +112,7 @@ Result<Plan> build(const policy::Policy& policy, const host::Host& host, std::ve
   // Identity: exactly one uid and one gid of the host are visible in the jail.
   const auto& process = policy.process;
   std::vector<std::string> identity_warnings;
-  if (auto decided = decide_identity(process, host, plan, identity_warnings); !decided)
+  if (auto decided = decide_identity(policy, host, plan, identity_warnings); !decided)
     return std::unexpected(decided.error());
 
   plan.userns_limits = userns_limits();

@@ -146,6 +146,7 @@ enum class HostIds {
   caller,  // an ordinary caller's own ids: the only ones its user namespace may map
   leased,  // run by root: leased for this jail alone from the host's jail range (host/ids.h)
   policy,  // run by root: process.host_user (host_group may still be leased, or the other way round)
+  subordinate,  // an ordinary caller's subordinate ids (/etc/subuid), leased for this jail alone
 };
 
 // The descriptor number the jail keeps its end of the supervisor socket on, from pid 1's last
@@ -160,6 +161,7 @@ struct Plan {
   uint32_t jail_uid = 65534, jail_gid = 65534;
   IdMap uid_map, gid_map;
   HostIds host_ids = HostIds::caller;
+  bool id_maps_by_helper = false;  // newuidmap/newgidmap write the maps (subordinate ids)
   bool deny_setgroups = false;  // unprivileged callers: "deny" must precede gid_map
   bool clear_groups = false;    // root callers: drop the supplementary groups (setgroups(0))
   std::vector<Sysctl> userns_limits;  // written in the jail's new user namespace

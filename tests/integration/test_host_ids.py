@@ -2,6 +2,7 @@
 (man agentjail(1): HOST IDS, STANDARD STREAMS). Each test attacks from inside a jail, from a
 concurrent jail or from a host process running as the uid every jail used to share (65534),
 and fails if the attack works."""
+import json
 import os
 import signal
 import subprocess
@@ -124,12 +125,7 @@ def test_a_host_process_running_as_nobody_cannot_signal_a_jailed_process():
         jail.end()
 
 
-@requires_root
-def test_fds_in_flight_in_one_jail_do_not_stop_another_from_starting():
-    # unix_inflight is counted per user: one jail holding its RLIMIT_NOFILE's worth of
-    # descriptors in flight over SCM_RIGHTS made every jail of the same uid fail to send its
-    # seccomp listener ("Too many references").
-    code = textwrap.dedent("""
+INFLIGHT = textwrap.dedent("""
         import array, errno, os, socket, sys, time
         a, b = socket.socketpair()
         a.setblocking(False)
@@ -142,8 +138,26 @@ def test_fds_in_flight_in_one_jail_do_not_stop_another_from_starting():
         except OSError as e:
             print("READY", sent, errno.errorcode.get(e.errno), flush=True)
         time.sleep(60)
-    """)
-    holder = subprocess.Popen([agentjail_for(), "run", "-p", "python", "--", "python3", "-c", code],
+""")
+
+
+def staged_file_text(name, text):
+    """A file with `text` in a directory every user can read."""
+    directory = tempfile.mkdtemp(prefix="aj-file-", dir="/tmp")
+    os.chmod(directory, 0o755)
+    path = os.path.join(directory, name)
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o644)
+    return path
+
+
+@requires_root
+def test_fds_in_flight_in_one_jail_do_not_stop_another_from_starting():
+    # unix_inflight is counted per user: one jail holding its RLIMIT_NOFILE's worth of
+    # descriptors in flight over SCM_RIGHTS made every jail of the same uid fail to send its
+    # seccomp listener ("Too many references").
+    holder = subprocess.Popen([agentjail_for(), "run", "-p", "python", "--", "python3", "-c", INFLIGHT],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = holder.stdout.readline()
@@ -326,3 +340,85 @@ def test_a_caller_that_never_reads_a_relayed_stream_does_not_hold_agentjail(prod
         proc.kill()
         proc.stdout.close()
     assert code in (0, 124), code
+
+
+# --- an ordinary caller's subordinate ids ----------------------------------------------
+
+SUB_UIDS, SUB_GIDS = 1900000000, 1910000000
+
+
+def as_nobody_with_subids(command):
+    """Runs `command` (a shell string) as uid 65534 in a private mount namespace where
+    /etc/subuid and /etc/subgid grant nobody 65536 ids each; the host's files stay as they are."""
+    if not is_root():
+        pytest.skip("needs root to grant subordinate ids in a private mount namespace")
+    if not (os.access("/usr/bin/newuidmap", os.X_OK) and os.access("/usr/bin/newgidmap", os.X_OK)):
+        pytest.skip("newuidmap and newgidmap (the uidmap package) are not installed")
+    directory = tempfile.mkdtemp(prefix="aj-subid-", dir="/tmp")
+    os.chmod(directory, 0o755)
+    for name, first in (("subuid", SUB_UIDS), ("subgid", SUB_GIDS)):
+        with open(os.path.join(directory, name), "w") as f:
+            f.write(f"nobody:{first}:65536\n")
+        os.chmod(os.path.join(directory, name), 0o644)
+    # Not as_user_prefix(): newuidmap must be able to gain its privileges (a full bounding set).
+    nobody = f"setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups --inh-caps=-all"
+    script = (f"mount --bind {directory}/subuid /etc/subuid && mount --bind {directory}/subgid /etc/subgid && "
+              f"exec {nobody} /bin/sh -c '{command}'")
+    return subprocess.run(["unshare", "-m", "--propagation", "private", "/bin/sh", "-c", script],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_an_ordinary_caller_with_subordinate_ids_gets_one_of_them():
+    aj = agentjail_for(NOBODY)
+    proc = as_nobody_with_subids(
+        f"{aj} run -p shell -- /bin/sh -c \"cat /proc/self/uid_map /proc/self/gid_map; echo x > /dev/stderr; "
+        f"echo y > /dev/stdout\"")
+    assert proc.returncode == 0, proc
+    uid_line, gid_line, reopened = proc.stdout.split("\n")[:3]
+    inside, outside, count = map(int, uid_line.split())
+    assert inside == NOBODY and count == 1 and SUB_UIDS <= outside < SUB_UIDS + 65536, proc.stdout
+    inside, gid_outside, count = map(int, gid_line.split())
+    assert gid_outside - SUB_GIDS == outside - SUB_UIDS, proc.stdout  # the uid and gid go together
+    assert reopened == "y" and proc.stderr == "x\n", proc
+
+
+def test_subordinate_ids_capture_pipes_can_be_reopened_and_doctor_says_so():
+    aj = agentjail_for(NOBODY)
+    proc = as_nobody_with_subids(
+        f"{aj} run --json -p shell -- /bin/sh -c \"echo x > /dev/stderr; echo y > /proc/self/fd/1\"; "
+        f"{aj} doctor --json")
+    assert proc.returncode in (0, 1), proc
+    decoder = json.JSONDecoder()
+    report, end = decoder.raw_decode(proc.stdout)
+    doctor = json.loads(proc.stdout[end:])
+    assert report["status"] == "ok" and report["stdout"] == "y\n" and report["stderr"] == "x\n", report
+    assert not any(w.startswith("host ids:") for w in report["warnings"]), report["warnings"]
+    assert doctor["host_ids"]["source"] == "subordinate" and doctor["host_ids"]["shared"] is False, doctor["host_ids"]
+    assert doctor["host_ids"]["subuid"] == [f"{SUB_UIDS}-{SUB_UIDS + 65535}"], doctor["host_ids"]
+
+
+def test_subordinate_ids_give_way_to_the_callers_own_for_a_read_write_bind(workdir):
+    aj = agentjail_for(NOBODY)
+    proc = as_nobody_with_subids(
+        f"{aj} run --json -p shell --rw {workdir}:/w -- /bin/sh -c \"cat /proc/self/uid_map; echo hi > /w/made\"")
+    assert proc.returncode == 0, proc
+    report = json.loads(proc.stdout)
+    assert report["stdout"].split()[1] == str(NOBODY), report["stdout"]
+    assert any(w.startswith("host ids:") and "read-write bind" in w for w in report["warnings"]), report["warnings"]
+    assert os.stat(os.path.join(workdir, "made")).st_uid == NOBODY
+
+
+
+def test_with_subordinate_ids_fds_in_flight_in_one_jail_do_not_stop_another():
+    # The caller's other jails no longer share its per-user budgets (the caller itself, owner
+    # of every jail's user namespace, can still signal them: the kernel lets a namespace's
+    # owner do that, for podman's containers too).
+    aj = agentjail_for(NOBODY)
+    holder = staged_file_text("inflight.py", INFLIGHT)
+    proc = as_nobody_with_subids(
+        f"{aj} run -p python --ro {holder}:/inflight.py -- python3 /inflight.py > /tmp/aj-inflight-$$ & "
+        "for i in $(seq 100); do grep -q READY /tmp/aj-inflight-$$ 2>/dev/null && break; sleep 0.1; done; "
+        "cat /tmp/aj-inflight-$$; "
+        f"{aj} run -p shell -- /bin/sh -c \"echo STARTED\"; echo second=$?; kill -TERM $!; wait; rm -f /tmp/aj-inflight-$$")
+    assert "READY" in proc.stdout and "ETOOMANYREFS" in proc.stdout, proc
+    assert "STARTED" in proc.stdout and "second=0" in proc.stdout, proc

@@ -14,6 +14,7 @@ using namespace aj;
 namespace {
 
 constexpr uint32_t kLeased = 1879048200;
+constexpr host::IdRange kRootRange{1879048192, 65536};
 
 host::Host fake_host(uid_t euid) {
   host::Host host;
@@ -45,7 +46,7 @@ const plan::MountOp* find_op(const plan::Plan& plan, const std::string& target) 
 
 TEST_CASE("root caller maps the jail user to the host uid and gid leased for this jail") {
   auto policy = python_like();
-  CHECK(plan::needs_id_lease(policy.process, fake_host(0)));
+  CHECK(plan::id_lease_range(policy, fake_host(0), kRootRange));
   auto plan = plan::build(policy, fake_host(0), {"python3"}, {});
   REQUIRE(plan);
   CHECK(plan->uid_map.inside == 65534);
@@ -69,7 +70,7 @@ TEST_CASE("root caller without a lease is refused, never mapped to nobody") {
 
 TEST_CASE("ordinary caller maps itself, gives up setgroups and says it shares its uid") {
   auto host = fake_host(1000);
-  CHECK_FALSE(plan::needs_id_lease(python_like().process, host));
+  CHECK_FALSE(plan::id_lease_range(python_like(), host, kRootRange));
   auto plan = plan::build(python_like(), host, {"python3"}, {});
   REQUIRE(plan);
   CHECK(plan->uid_map.outside == 1000);
@@ -85,10 +86,51 @@ TEST_CASE("ordinary caller maps itself, gives up setgroups and says it shares it
   };
   CHECK(shares(*plan, "no subordinate ids"));
   host.subuids = host.subgids = {{100000, 65536}};
+  CHECK_FALSE(plan::id_lease_range(python_like(), host, kRootRange));
   CHECK(shares(*plan::build(python_like(), host, {"x"}, {}), "uidmap package"));
-  // A lease is root's business: an ordinary caller's leased_id changes nothing.
+  // A lease outside the caller's subordinate ids changes nothing.
+  host.newidmap_tools = true;
   host.leased_id = kLeased;
   CHECK(plan::build(python_like(), host, {"x"}, {})->uid_map.outside == 1000);
+}
+
+TEST_CASE("ordinary caller with subordinate ids and newuidmap: a leased subordinate uid and gid") {
+  auto host = fake_host(1000);
+  host.subuids = {{100000, 65536}, {500000, 10}};
+  host.subgids = {{200000, 1000}};
+  host.newidmap_tools = true;
+  auto range = plan::id_lease_range(python_like(), host, kRootRange);
+  REQUIRE(range);
+  CHECK(range->first == 100000);
+  CHECK(range->count == 1000);  // as long as the shorter of the two: uid and gid go together
+  host.leased_id = 100007;
+  auto plan = plan::build(python_like(), host, {"x"}, {});
+  REQUIRE(plan);
+  CHECK(plan->uid_map.outside == 100007);
+  CHECK(plan->gid_map.outside == 200007);
+  CHECK(plan->uid_map.inside == 65534);
+  CHECK(plan->host_ids == plan::HostIds::subordinate);
+  CHECK(plan->id_maps_by_helper);
+  CHECK(plan->clear_groups);
+  CHECK_FALSE(plan->deny_setgroups);
+  for (const auto& warning : plan->warnings) CHECK_FALSE(warning.starts_with("host ids"));
+}
+
+TEST_CASE("ordinary caller with a read-write bind keeps its own uid, and says why") {
+  auto host = fake_host(1000);
+  host.subuids = host.subgids = {{100000, 65536}};
+  host.newidmap_tools = true;
+  auto policy = python_like();
+  policy.filesystem.mounts.push_back({.type = policy::MountType::bind, .source = "/srv/w", .target = "/w",
+                                      .read_only = false});
+  CHECK_FALSE(plan::id_lease_range(policy, host, kRootRange));
+  auto plan = plan::build(policy, host, {"x"}, {});
+  REQUIRE(plan);
+  CHECK(plan->uid_map.outside == 1000);
+  CHECK_FALSE(plan->id_maps_by_helper);
+  CHECK(std::any_of(plan->warnings.begin(), plan->warnings.end(), [](const std::string& w) {
+    return w.starts_with("host ids:") && w.find("read-write bind") != std::string::npos;
+  }));
 }
 
 TEST_CASE("host_user decides the host uid for root callers, no lease needed") {
@@ -96,7 +138,7 @@ TEST_CASE("host_user decides the host uid for root callers, no lease needed") {
   policy.process.host_user = 4242;
   policy.process.host_group = 4343;
   auto host = fake_host(0);
-  CHECK_FALSE(plan::needs_id_lease(policy.process, host));
+  CHECK_FALSE(plan::id_lease_range(policy, host, kRootRange));
   host.leased_id.reset();
   auto plan = plan::build(policy, host, {"x"}, {});
   REQUIRE(plan);
@@ -109,7 +151,7 @@ TEST_CASE("host_user decides the host uid for root callers, no lease needed") {
 TEST_CASE("host_user and host_group each win alone; the other is the leased id") {
   auto policy = python_like();
   policy.process.host_user = 4242;
-  CHECK(plan::needs_id_lease(policy.process, fake_host(0)));
+  CHECK(plan::id_lease_range(policy, fake_host(0), kRootRange));
   auto plan = plan::build(policy, fake_host(0), {"x"}, {});
   REQUIRE(plan);
   CHECK(plan->uid_map.outside == 4242);
