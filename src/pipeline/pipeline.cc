@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <signal.h>
 #include <sys/fsuid.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <termios.h>
 #include <unistd.h>
@@ -73,12 +74,24 @@ Status jail_pipe(const plan::Plan& plan, int fds[2]) {
     return fail(err, "fchmod a pipe of the jail's standard streams");
   }
   if (!plan.caller_is_root) return ::pipe2(fds, O_CLOEXEC) == 0 ? Status{} : fail_errno("pipe");
+  // A change of filesystem ids clears our parent-death signal and dumpability, as any
+  // credential change does: both are put back (a serve worker relies on the first to end
+  // with its server), and a parent that died meanwhile gets the signal it would have sent.
+  int death_signal = 0;
+  (void)::prctl(PR_GET_PDEATHSIG, &death_signal, 0, 0, 0);
+  const int dumpable = ::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+  const pid_t parent = ::getppid();
   const int old_gid = ::setfsgid(plan.gid_map.outside);
   const int old_uid = ::setfsuid(plan.uid_map.outside);
   const int made = ::pipe2(fds, O_CLOEXEC);
   const int err = errno;
   ::setfsuid(static_cast<uid_t>(old_uid));
   ::setfsgid(static_cast<gid_t>(old_gid));
+  if (dumpable >= 0) (void)::prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0);
+  if (death_signal != 0) {
+    (void)::prctl(PR_SET_PDEATHSIG, death_signal, 0, 0, 0);
+    if (::getppid() != parent) ::raise(death_signal);
+  }
   if (made != 0) return fail(err, "pipe");
   struct stat st{};
   if (::fstat(fds[0], &st) == 0 && st.st_uid == plan.uid_map.outside && st.st_gid == plan.gid_map.outside) return {};
