@@ -2,8 +2,10 @@
 (man agentjail(1): HOST IDS, STANDARD STREAMS). Each test attacks from inside a jail, from a
 concurrent jail or from a host process running as the uid every jail used to share (65534),
 and fails if the attack works."""
+import atexit
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -144,6 +146,7 @@ INFLIGHT = textwrap.dedent("""
 def staged_file_text(name, text):
     """A file with `text` in a directory every user can read."""
     directory = tempfile.mkdtemp(prefix="aj-file-", dir="/tmp")
+    atexit.register(shutil.rmtree, directory, True)
     os.chmod(directory, 0o755)
     path = os.path.join(directory, name)
     with open(path, "w") as f:
@@ -212,6 +215,7 @@ def test_uid_range_that_includes_nobody_is_refused():
 def shared_session_policy(tmp_path):
     """A policy with new_session = false, in a directory every user can read."""
     directory = tempfile.mkdtemp(prefix="aj-session-", dir="/tmp")
+    atexit.register(shutil.rmtree, directory, True)
     os.chmod(directory, 0o755)
     path = os.path.join(directory, "shared-session.toml")
     with open(path, "w") as f:
@@ -355,6 +359,7 @@ def as_nobody_with_subids(command):
     if not (os.access("/usr/bin/newuidmap", os.X_OK) and os.access("/usr/bin/newgidmap", os.X_OK)):
         pytest.skip("newuidmap and newgidmap (the uidmap package) are not installed")
     directory = tempfile.mkdtemp(prefix="aj-subid-", dir="/tmp")
+    atexit.register(shutil.rmtree, directory, True)
     os.chmod(directory, 0o755)
     for name, first in (("subuid", SUB_UIDS), ("subgid", SUB_GIDS)):
         with open(os.path.join(directory, name), "w") as f:
