@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -267,8 +268,11 @@ bool have_newidmap_tools() {
   // what can be checked without running them. Either way they gain CAP_SETUID/CAP_SETGID at
   // exec, which no_new_privs or a bounding set without them (a container's) rules out: every
   // run would then fail, where the caller's own ids still work.
-  for (const char* path : {"/usr/bin/newuidmap", "/usr/bin/newgidmap"})
-    if (::access(path, X_OK) != 0) return false;
+  // A nosuid mount ignores setuid bits and file capabilities alike.
+  for (const char* path : {"/usr/bin/newuidmap", "/usr/bin/newgidmap"}) {
+    struct statvfs fs{};
+    if (::access(path, X_OK) != 0 || ::statvfs(path, &fs) != 0 || (fs.f_flag & ST_NOSUID)) return false;
+  }
   if (::prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1) return false;
   return ::prctl(PR_CAPBSET_READ, CAP_SETUID, 0, 0, 0) == 1 && ::prctl(PR_CAPBSET_READ, CAP_SETGID, 0, 0, 0) == 1;
 }

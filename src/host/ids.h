@@ -96,7 +96,8 @@ Result<IdLease> lease_id(const IdRange& range, const IdsInUse& used, const std::
 int64_t leased_count(const IdRange& range, const std::string& dir = kLeaseDir);
 
 // Whether `newuidmap` and `newgidmap` (the uidmap package) are installed and can gain their
-// privileges here (no no_new_privs, CAP_SETUID and CAP_SETGID in the bounding set), for
+// privileges here (not on a nosuid mount, no no_new_privs, CAP_SETUID and CAP_SETGID in the
+// bounding set), for
 // ordinary callers with subordinate ids.
 bool have_newidmap_tools();
 
