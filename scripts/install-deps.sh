@@ -19,5 +19,5 @@ apt-get install -y -qq --no-install-recommends \
   hyperfine time scdoc \
   qemu-system-x86 busybox-static kmod cpio \
   debhelper dpkg-dev lintian fakeroot \
-  bash-completion zsh fish python3-yaml >/dev/null
+  bash-completion zsh fish python3-yaml uidmap >/dev/null
 echo "install-deps: done"

@@ -82,7 +82,8 @@ def _safe_name(name):
 
 
 def _jail_ids(policy):
-    """Host uid and gid the jail's user maps to when we run as root (process.host_user/host_group)."""
+    """Host uid and gid the jail's user maps to when we run as root (process.host_user/host_group);
+    None for each the policy leaves out: agentjail then leases one for the run alone."""
     out = subprocess.run([AGENTJAIL, "check", "--json", "-p", policy], capture_output=True, text=True)
     if out.returncode != 0:
         raise AgentjailError(f"agentjail check -p {policy}: {out.stderr.strip()}")
@@ -99,10 +100,17 @@ def _write_workspace(workspace, entry, code, files):
 
 
 def _hand_over(workspace, uid, gid):
-    """Run by root, the jail is an unprivileged host uid: give it the workspace, nobody else."""
+    """Run by root, the jail is an unprivileged host uid: give it the workspace, nobody else.
+    A uid leased per run is not known before the run: then the workspace's directories are
+    opened to everyone (0777) instead, below a directory of ours (0700) that no other user of
+    the host can enter, so only the jail, which gets the workspace bound directly, reaches them
+    (files: 0666, so the jail may change them as it could its own)."""
     for root, dirs, names in os.walk(workspace):
         for name in [root] + [os.path.join(root, n) for n in dirs + names]:
-            os.lchown(name, uid, gid)
+            if uid is not None and gid is not None:
+                os.lchown(name, uid, gid)
+            elif not os.path.islink(name):
+                os.chmod(name, 0o777 if os.path.isdir(name) else 0o666)
 
 
 def run_code(code, language="python", policy=None, files=None, timeout=None):
@@ -123,7 +131,9 @@ def run_code(code, language="python", policy=None, files=None, timeout=None):
             raise ValueError(f"timeout must be in (0, {MAX_TIMEOUT}] seconds")
         argv += ["--time", f"{int(float(timeout) * 1000)}ms"]
 
-    workspace = tempfile.mkdtemp(prefix="agentjail-tool-")
+    private = tempfile.mkdtemp(prefix="agentjail-tool-")  # 0700: ours alone
+    workspace = os.path.join(private, "work")
+    os.mkdir(workspace)
     try:
         _write_workspace(workspace, entry, code, files)
         if os.geteuid() == 0:
@@ -133,7 +143,7 @@ def run_code(code, language="python", policy=None, files=None, timeout=None):
         proc = subprocess.run(argv, capture_output=True, stdin=subprocess.DEVNULL,
                               timeout=(float(timeout) if timeout else MAX_TIMEOUT) + 60)
     finally:
-        shutil.rmtree(workspace, ignore_errors=True)
+        shutil.rmtree(private, ignore_errors=True)
     if not proc.stdout.strip():
         raise AgentjailError(f"agentjail printed no report (exit {proc.returncode}): "
                              f"{proc.stderr.decode(errors='replace').strip()}")

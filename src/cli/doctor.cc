@@ -19,6 +19,12 @@
 //   landlock          {abi: int (the kernel's; 0: unavailable), used: bool (the policy's ruleset would be
 //                      applied), abi_used: int, mode: "off"|"best-effort"|"required" (the policy's),
 //                      not_enforced: [..] (rights of agentjail's newest ABI this kernel lacks)}
+//   host_ids          {source: "leased"|"policy"|"subordinate"|"caller" (where the jail's host uid comes from with the
+//                      policy), range: "FIRST-LAST"|null (root: the lease range, --uid-range/AGENTJAIL_UID_RANGE),
+//                      lock_dir, accounts: int (ids of the range /etc/passwd, group, subuid, subgid use),
+//                      leased: int (held by running jails; -1 unknown), free: int, uid: int|null (policy, caller),
+//                      subuid: ["FIRST-LAST", ..], subgid: [..] (an ordinary caller's), newuidmap: bool,
+//                      shared: bool (the jail shares a host uid with other processes)}
 //   policy            {name, source, cgroup: "v2"|"v1"|"none", limits: {LIMIT: {value: number|null (bytes,
 //                      ms, count or CPUs; null = unlimited), enforced_by: string, full: bool}},
 //                      warnings: [..] (as the run report would list them), notes: [..]}
@@ -37,8 +43,10 @@
 #include "cgroup/cgroup.h"
 #include "cli/commands.h"
 #include "host/host.h"
+#include "host/ids.h"
 #include "limits/table.h"
 #include "plan/build.h"
+#include "plan/identity.h"
 #include "policy/emit.h"
 #include "policy/limit_value.h"
 #include "policy/load.h"
@@ -109,8 +117,17 @@ std::vector<LimitRow> limit_rows(const Limits& limits, const plan::CgroupPlan& e
   return rows;
 }
 
+struct HostIds {
+  host::IdRange range;
+  std::string range_error;    // AGENTJAIL_UID_RANGE does not parse
+  uint64_t accounts = 0;      // ids of the range the host's accounts use
+  int64_t leased = 0;         // held by running jails, -1: unknown
+  int64_t free() const { return leased < 0 ? -1 : static_cast<int64_t>(range.count - accounts) - leased; }
+};
+
 struct Findings {
   host::Host host;
+  HostIds ids;
   int stale_removed = 0;
   std::string userns_error;        // the caller's own test
   std::string unprivileged_error;  // root only: the test as uid 65534
@@ -130,6 +147,20 @@ Findings examine(policy::Loaded loaded) {
   if (f.host.is_root()) f.unprivileged_error = host::try_user_namespace(kNobody);
   f.policy = std::move(loaded);
 
+  auto range = host::configured_id_range("");
+  if (range) f.ids.range = *range;
+  else f.ids.range_error = range.error().what(), f.ids.range = host::kDefaultJailIds;
+  if (f.host.is_root()) {
+    f.ids.accounts = f.ids.range.count - host::unused_count(f.ids.range, host::read_ids_in_use());
+    f.ids.leased = host::leased_count(f.ids.range);
+  }
+  // Planned as a run would be, with the range's first id standing in for the lease.
+  if (auto lease_range = plan::id_lease_range(f.policy.policy, f.host, f.ids.range))
+    f.host.leased_id = lease_range->first;
+  if (!f.ids.range_error.empty()) f.problems.push_back(f.ids.range_error);
+  if (f.host.is_root() && f.ids.free() == 0)
+    f.problems.push_back("host ids: no uid of the range " + host::to_string(f.ids.range) + " is free: runs fail");
+
   auto plan = plan::build(f.policy.policy, f.host, {"doctor"}, {});
   if (plan) f.plan = std::move(*plan);
   else f.plan_error = plan.error().what();
@@ -146,6 +177,68 @@ Findings examine(policy::Loaded loaded) {
   else
     for (const auto& warning : enforcement.warnings) f.problems.push_back(warning);
   return f;
+}
+
+std::vector<std::string> range_texts(const std::vector<host::IdRange>& ranges) {
+  std::vector<std::string> out;
+  for (const auto& range : ranges) out.push_back(host::to_string(range));
+  return out;
+}
+
+const char* host_ids_source(const Findings& f) {
+  if (!f.plan) return f.host.is_root() ? "leased" : "caller";
+  switch (f.plan->host_ids) {
+    case plan::HostIds::leased: return "leased";
+    case plan::HostIds::policy: return "policy";
+    case plan::HostIds::subordinate: return "subordinate";
+    case plan::HostIds::caller: break;
+  }
+  return "caller";
+}
+
+json host_ids_json(const Findings& f) {
+  const host::Host& h = f.host;
+  const std::string source = host_ids_source(f);
+  const bool leased = source == "leased" || source == "subordinate";
+  json uid = f.plan && !leased ? json(f.plan->uid_map.outside) : json(nullptr);
+  return {{"source", host_ids_source(f)},
+          {"range", h.is_root() ? json(host::to_string(f.ids.range)) : json(nullptr)},
+          {"lock_dir", host::kLeaseDir},
+          {"accounts", f.ids.accounts},
+          {"leased", f.ids.leased},
+          {"free", h.is_root() ? json(f.ids.free()) : json(nullptr)},
+          {"uid", uid},
+          {"subuid", range_texts(h.subuids)},
+          {"subgid", range_texts(h.subgids)},
+          {"newuidmap", h.is_root() ? host::have_newidmap_tools() : h.newidmap_tools},
+          {"shared", !leased}};
+}
+
+// One line: where the jail's host uid comes from here, and what it shares.
+std::pair<std::string, std::string> host_ids_row(const Findings& f) {
+  const host::Host& h = f.host;
+  const std::string source = host_ids_source(f);
+  if (source == "leased") {
+    std::string detail = "a uid and gid of its own per jail from " + host::to_string(f.ids.range) + " (" +
+                         std::to_string(f.ids.range.count) + " ids";
+    if (f.ids.accounts) detail += ", " + std::to_string(f.ids.accounts) + " used by accounts";
+    detail += f.ids.leased < 0 ? ", leases unreadable" : ", " + std::to_string(f.ids.leased) + " leased now";
+    detail += ", " + (f.ids.free() < 0 ? std::string("?") : std::to_string(f.ids.free())) + " free; locks in " +
+              host::kLeaseDir + ")";
+    return {f.ids.free() == 0 ? "full" : "per jail", detail};
+  }
+  if (source == "subordinate")
+    return {"per jail", "a subordinate uid and gid of the caller's own per jail, from " +
+                            join(range_texts(h.subuids), " ") + " (/etc/subuid, mapped by newuidmap; locks in " +
+                            host::lease_dir_for(h.euid) + ")"};
+  if (source == "policy")
+    return {"policy", "process.host_user " + std::to_string(f.plan->uid_map.outside) +
+                          ": every jail of this policy shares that uid"};
+  std::string detail = "the caller's own uid " + std::to_string(h.euid) + ": its other processes can signal the jail";
+  detail += "; subordinate ids: " + (h.subuids.empty() ? std::string("none") : join(range_texts(h.subuids), " "));
+  detail += std::string("; newuidmap/newgidmap: ") +
+            (h.newidmap_tools ? "usable" : "not usable (the uidmap package, no_new_privs, the bounding set)");
+  return {"shared", detail};
 }
 
 json to_json(const Findings& f) {
@@ -179,6 +272,7 @@ json to_json(const Findings& f) {
         {"memory_peak", h.memory_peak},
         {"stale_removed", f.stale_removed}}},
       {"seccomp", {{"filter", h.seccomp}, {"user_notify", h.seccomp_notify}}},
+      {"host_ids", host_ids_json(f)},
       {"landlock",
        {{"abi", h.landlock_abi},
         {"used", f.plan && f.plan->landlock.abi > 0},
@@ -256,6 +350,8 @@ void print_table(const Findings& f) {
   line("cgroup.kill", yes_no(h.cgroup_kill), "kernel 5.14+; without it every pid is SIGKILLed in turn");
   line("seccomp", yes_no(h.seccomp), std::string("user notification: ") + yes_no(h.seccomp_notify));
   line("landlock", h.landlock_abi ? "ABI " + std::to_string(h.landlock_abi) : "no", landlock_detail(f));
+  auto [ids_state, ids_detail] = host_ids_row(f);
+  line("host ids", ids_state, ids_detail);
   line("stale cgroups", std::to_string(f.stale_removed), "removed (left by SIGKILLed runs)");
 
   const plan::CgroupPlan e = plan::decide_cgroup(f.policy.policy.limits, h);

@@ -33,6 +33,7 @@ struct RunOptions {
   int verbose = 0;
   bool quiet = false;
   int landlock_max_abi = -1;  // -1: whatever the kernel has
+  std::string uid_range;      // --uid-range FIRST-LAST
   policy::Overrides overrides;
 };
 
@@ -126,6 +127,9 @@ class Run {
     options.verbose = options_.verbose > 0;
     options.signal_fd = signals->get();
     options.landlock_max_abi = options_.landlock_max_abi;
+    auto range = host::configured_id_range(options_.uid_range);
+    if (!range) return std::unexpected(range.error());
+    options.id_range = *range;
     if (auto ran = pipeline::execute(loaded->policy, command_, caller_environment(), options, report_); !ran)
       return ran;
     // One line for what kept the command from running: a setup error in any mode, and in
@@ -193,6 +197,10 @@ Runner add_run(CLI::App& root, std::vector<std::string>& command) {
                   "For testing: use at most this Landlock ABI of the kernel's (0: none), as an older kernel would")
       ->type_name("N")
       ->check(CLI::Range(0, 1000));
+  cmd->add_option("--uid-range", options->uid_range,
+                  "Run by root: lease each jail's host uid and gid from FIRST-LAST (default 1879048192-1879113727, "
+                  "or AGENTJAIL_UID_RANGE)")
+      ->type_name("FIRST-LAST");
   cmd->add_flag("-v,--verbose", options->verbose, "Log each stage of the run and each setup step, with its time, on stderr (-vv: more)");
   cmd->add_flag("-q,--quiet", options->quiet, "Print only errors of agentjail's own");
   cmd->allow_extras();  // reported below with a hint, instead of CLI11's generic message

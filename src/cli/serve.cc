@@ -178,6 +178,9 @@ ExecutorFactory jail_executor_factory() {
     config.pools = setup.pools;
     config.max_jails = setup.max_jails;
     config.audit_log = setup.audit_log;
+    auto range = host::configured_id_range("");
+    if (!range) return std::unexpected(range.error());
+    config.id_range = *range;
     return std::make_unique<serve::JailExecutor>(std::move(config));
   };
 }

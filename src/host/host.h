@@ -5,8 +5,11 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
+
+#include "host/ids.h"
 
 namespace aj::host {
 
@@ -68,6 +71,15 @@ struct Host {
   // Not probed: `run --landlock-max-abi N` (for testing) lets agentjail use at most ABI N of
   // the kernel's, to show an older kernel's behaviour on a newer one. -1: no cap.
   int landlock_abi_cap = -1;
+
+  // Host ids for the jail (host/ids.h; plan/identity.h decides from them).
+  // Not probed: run by root, the uid (and gid of the same number) leased for this jail before
+  // planning, when the policy names no host_user.
+  std::optional<uint32_t> leased_id;
+  // An ordinary caller's subordinate ids (/etc/subuid, /etc/subgid) and whether newuidmap
+  // and newgidmap are installed to map them.
+  std::vector<IdRange> subuids, subgids;
+  bool newidmap_tools = false;
 };
 
 // Reads /proc, /sys and a few harmless syscalls; creates nothing, forks nothing.

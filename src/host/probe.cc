@@ -72,6 +72,26 @@ void probe_seccomp(Host& host) {
   host.seccomp_notify = host.seccomp && available(SECCOMP_RET_USER_NOTIF);
 }
 
+// The caller's name, from /etc/passwd (a static binary has no NSS): subordinate ids are
+// granted by name or by number.
+std::string user_name(uid_t uid) {
+  auto passwd = sys::read_file("/etc/passwd");
+  if (!passwd) return "";
+  const std::string id = std::to_string(uid);
+  for (const auto& line : split(*passwd, '\n')) {
+    auto fields = split(line, ':');
+    if (fields.size() >= 3 && fields[2] == id) return fields[0];
+  }
+  return "";
+}
+
+void probe_subids(Host& host) {
+  const std::string name = user_name(host.euid);
+  if (auto text = sys::read_file("/etc/subuid")) host.subuids = subid_ranges_of(*text, name, host.euid);
+  if (auto text = sys::read_file("/etc/subgid")) host.subgids = subid_ranges_of(*text, name, host.euid);
+  host.newidmap_tools = have_newidmap_tools();
+}
+
 }  // namespace
 
 bool Host::kernel_at_least(int major, int minor) const {
@@ -97,6 +117,7 @@ Host probe() {
   if (auto meminfo = sys::read_file("/proc/meminfo")) host.swap_total_bytes = parse_swap_total(*meminfo);
   probe_seccomp(host);
   host.landlock_abi = sys::landlock::abi_version();
+  if (!host.is_root()) probe_subids(host);
   return host;
 }
 

@@ -17,6 +17,9 @@ namespace aj::jail {
 // Descriptors of the supervisor that become the command's 0, 1, 2 (-1: keep what was inherited).
 struct Stdio {
   int in = -1, out = -1, err = -1;
+  // process.new_session = false and agentjail is the foreground group of the terminal on the
+  // command's fd 0: the command's own process group takes the terminal over.
+  bool take_terminal = false;
 };
 
 struct ChildContext {

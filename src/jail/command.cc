@@ -16,6 +16,9 @@ constexpr Step kCommandSteps[] = {
     {"new-session", steps::new_session},
     // The capture pipes (or /dev/null) become 0-2 before anything below can write there.
     {"stdio", steps::attach_stdio},
+    // With new_session = false: a group of its own all the same, and the caller's terminal's
+    // foreground group if agentjail had it (fd 0 is the terminal by now; signals still blocked).
+    {"process-group", steps::process_group},
     // Every inherited fd but 0-2 (and the socket, which execve closes) is gone.
     {"close-fds", steps::close_fds},
     // The jail's paths, as the command will see them (relative argv[0] resolves from here).

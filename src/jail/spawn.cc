@@ -1,6 +1,8 @@
 #include "jail/spawn.h"
 
+#include <spawn.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <string>
@@ -15,7 +17,30 @@ std::string map_line(const plan::IdMap& map) {
   return std::to_string(map.inside) + " " + std::to_string(map.outside) + " " + std::to_string(map.count) + "\n";
 }
 
+// newuidmap PID INSIDE OUTSIDE COUNT (or newgidmap): the setuid helper that writes a map of
+// subordinate ids after checking them against /etc/subuid (/etc/subgid).
+Status run_id_map_helper(const char* helper, pid_t pid, const plan::IdMap& map) {
+  const std::string path = std::string("/usr/bin/") + helper;
+  std::string args[] = {helper, std::to_string(pid), std::to_string(map.inside), std::to_string(map.outside),
+                        std::to_string(map.count)};
+  char* argv[] = {args[0].data(), args[1].data(), args[2].data(), args[3].data(), args[4].data(), nullptr};
+  char* envp[] = {nullptr};
+  pid_t child = -1;
+  if (int rc = ::posix_spawn(&child, path.c_str(), nullptr, nullptr, argv, envp); rc != 0)
+    return fail(rc, "run " + path);
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0)
+    if (errno != EINTR) return fail_errno("wait for " + path);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return {};
+  return fail(EPERM, path + " " + args[1] + " " + args[2] + " " + args[3] + " " + args[4] +
+                         " failed (its message is above; /etc/subuid and /etc/subgid must grant these ids)");
+}
+
 Status write_id_maps(pid_t pid, const plan::Plan& plan) {
+  if (plan.id_maps_by_helper) {
+    if (auto ok = run_id_map_helper("newuidmap", pid, plan.uid_map); !ok) return ok;
+    return run_id_map_helper("newgidmap", pid, plan.gid_map);
+  }
   const std::string proc = "/proc/" + std::to_string(pid) + "/";
   // An unprivileged writer may map only its own ids, and only after giving up setgroups.
   if (plan.deny_setgroups)

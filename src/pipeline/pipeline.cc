@@ -3,16 +3,22 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <signal.h>
+#include <sys/fsuid.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <optional>
+#include <vector>
 
 #include "base/log.h"
 #include "cgroup/cgroup.h"
 #include "host/host.h"
 #include "jail/spawn.h"
 #include "plan/build.h"
+#include "plan/identity.h"
+#include "plan/stdio.h"
 #include "policy/emit.h"
 #include "report/record.h"
 #include "seccomp/precompiled.h"
@@ -49,9 +55,127 @@ bool stdin_reaches_stdout() {
   return ::fstat(STDOUT_FILENO, &out) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino;
 }
 
-Result<CapturePipes> capture_pipe() {
+// A pipe for the jail's standard streams, owned by the jail's host uid and gid: it may reopen
+// it through /proc/self/fd (plan/stdio.h). A pipe belongs to its creator's filesystem ids, so
+// run by root it is made with those set to the jail's (setfsuid needs CAP_SETUID, which
+// writing the id maps needs anyway; fchown would need CAP_CHOWN, which a container's root
+// may lack). Single-threaded here: the filesystem ids are per thread.
+Status jail_pipe(const plan::Plan& plan, int fds[2]) {
+  if (plan.host_ids == plan::HostIds::subordinate) {
+    // An ordinary caller can give a pipe neither to another uid nor make it with one: it is
+    // opened to every uid by its mode instead. Reopening through /proc/PID/fd needs ptrace
+    // access to a process holding it, which only the jail (its subordinate uid is leased to it
+    // alone) and the caller's own processes have.
+    if (::pipe2(fds, O_CLOEXEC) != 0) return fail_errno("pipe");
+    if (::fchmod(fds[0], 0666) == 0) return {};
+    const int err = errno;
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return fail(err, "fchmod a pipe of the jail's standard streams");
+  }
+  if (!plan.caller_is_root) return ::pipe2(fds, O_CLOEXEC) == 0 ? Status{} : fail_errno("pipe");
+  // A change of filesystem ids clears our parent-death signal and dumpability, as any
+  // credential change does: both are put back (a serve worker relies on the first to end
+  // with its server), and a parent that died meanwhile gets the signal it would have sent.
+  int death_signal = 0;
+  (void)::prctl(PR_GET_PDEATHSIG, &death_signal, 0, 0, 0);
+  const int dumpable = ::prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+  const pid_t parent = ::getppid();
+  const int old_gid = ::setfsgid(plan.gid_map.outside);
+  const int old_uid = ::setfsuid(plan.uid_map.outside);
+  const int made = ::pipe2(fds, O_CLOEXEC);
+  const int err = errno;
+  ::setfsuid(static_cast<uid_t>(old_uid));
+  ::setfsgid(static_cast<gid_t>(old_gid));
+  if (dumpable >= 0) (void)::prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0);
+  if (death_signal != 0) {
+    (void)::prctl(PR_SET_PDEATHSIG, death_signal, 0, 0, 0);
+    if (::getppid() != parent) ::raise(death_signal);
+  }
+  if (made != 0) return fail(err, "pipe");
+  struct stat st{};
+  if (::fstat(fds[0], &st) == 0 && st.st_uid == plan.uid_map.outside && st.st_gid == plan.gid_map.outside) return {};
+  ::close(fds[0]);
+  ::close(fds[1]);
+  return fail(EPERM, "a pipe for the jail's standard streams could not be made its host uid's (setfsuid needs "
+                     "CAP_SETUID)");
+}
+
+plan::StreamFacts facts_of(int fd) {
+  plan::StreamFacts facts;
+  struct stat st{};
+  if (::fstat(fd, &st) != 0) return facts;
+  facts.open = true;
+  facts.terminal = ::isatty(fd) == 1;
+  facts.mode = st.st_mode;
+  facts.uid = st.st_uid;
+  facts.gid = st.st_gid;
+  return facts;
+}
+
+bool same_file(int a, int b) {
+  struct stat sa{}, sb{};
+  return ::fstat(a, &sa) == 0 && ::fstat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+// The streams the jail could not reopen as they are go through relays: `stdio` then names
+// the jail's ends of their pipes, kept open in `jail_ends` until the jail has them. With
+// capture, stdout and stderr are capture pipes already; 2>&1 (one file on 1 and 2) shares one
+// relay, so the order of the two streams' writes is kept.
+Status route_streams(const plan::Plan& plan, bool capture, jail::Stdio& stdio, std::vector<supervise::Relay>& relays,
+                     std::vector<sys::UniqueFd>& jail_ends) {
+  int* slots[3] = {&stdio.in, &stdio.out, &stdio.err};
+  int relayed_out = -1;  // the caller's fd stdout is relayed from, and the jail's end for it
+  int relayed_out_jail = -1;
+  for (int n = 0; n < 3; ++n) {
+    const bool output = n > 0;
+    if (capture && output) continue;
+    const int callers = *slots[n] >= 0 ? *slots[n] : n;
+    if (!plan::needs_relay(facts_of(callers), plan, output)) continue;
+    if (n == 2 && relayed_out >= 0 && same_file(relayed_out, callers)) {
+      *slots[n] = relayed_out_jail;
+      continue;
+    }
+    int fds[2];
+    if (auto made = jail_pipe(plan, fds); !made)
+      return std::unexpected(made.error().context("a relay for the jail's standard streams"));
+    sys::UniqueFd read_end(fds[0]), write_end(fds[1]);
+    sys::UniqueFd ours = output ? std::move(read_end) : std::move(write_end);
+    sys::UniqueFd theirs = output ? std::move(write_end) : std::move(read_end);
+    if (::fcntl(ours.get(), F_SETFL, O_NONBLOCK) != 0) return fail_errno("fcntl O_NONBLOCK");
+    *slots[n] = theirs.get();
+    if (n == 1) relayed_out = callers, relayed_out_jail = theirs.get();
+    relays.emplace_back(std::move(ours), callers,
+                        output ? supervise::Relay::Direction::from_jail : supervise::Relay::Direction::to_jail);
+    jail_ends.push_back(std::move(theirs));
+  }
+  return {};
+}
+
+// process.new_session = false with agentjail in the terminal's foreground: the command's
+// group takes the terminal over (jail/steps/process.cc), and this gives it back to agentjail's
+// group when the run ends, as a shell does when a job ends.
+class TerminalHandback {
+ public:
+  void arm() { armed_ = true; }
+  ~TerminalHandback() {
+    if (!armed_) return;
+    // From a background group, tcsetpgrp raises SIGTTOU: blocked for the call.
+    sigset_t ttou, old;
+    sigemptyset(&ttou);
+    sigaddset(&ttou, SIGTTOU);
+    ::sigprocmask(SIG_BLOCK, &ttou, &old);
+    (void)::tcsetpgrp(STDIN_FILENO, ::getpgrp());
+    ::sigprocmask(SIG_SETMASK, &old, nullptr);
+  }
+
+ private:
+  bool armed_ = false;
+};
+
+Result<CapturePipes> capture_pipe(const plan::Plan& plan) {
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return fail_errno("pipe");
+  if (auto made = jail_pipe(plan, fds); !made) return std::unexpected(made.error().context("capture"));
   CapturePipes pipes{sys::UniqueFd(fds[0]), sys::UniqueFd(fds[1])};
   if (::fcntl(pipes.read_end.get(), F_SETFL, O_NONBLOCK) != 0) return fail_errno("fcntl O_NONBLOCK");
   return pipes;
@@ -67,6 +191,22 @@ Status stages(const policy::Policy& policy, const std::vector<std::string>& comm
   host::Host host = host::probe();
   host.landlock_abi_cap = options.landlock_max_abi;
   clock.done("probe-host");
+  // Held until the jail is gone: declared before the cgroup and the jail, destroyed after them.
+  std::optional<host::IdLease> lease;
+  if (auto range = plan::id_lease_range(policy, host, options.id_range)) {
+    if (options.lease) {
+      host.leased_id = options.lease->id();
+    } else {
+      // Run by root, ids the host's accounts use are skipped; the caller's own subordinate
+      // ids are its to use.
+      auto leased = host::lease_id(*range, host.is_root() ? host::read_ids_in_use() : host::IdsInUse{},
+                                   host::lease_dir_for(host.euid));
+      if (!leased) return std::unexpected(leased.error());
+      lease.emplace(std::move(*leased));
+      host.leased_id = lease->id();
+      clock.done("lease-host-uid");
+    }
+  }
   auto plan = plan::build(policy, host, command, env);
   if (!plan) return std::unexpected(plan.error().context("plan"));
   report.warnings = plan->warnings;
@@ -101,7 +241,7 @@ Status stages(const policy::Policy& policy, const std::vector<std::string>& comm
     stdio.in = null_stdin.get();
   }
   if (options.capture) {
-    auto o = capture_pipe(), e = capture_pipe();
+    auto o = capture_pipe(*plan), e = capture_pipe(*plan);
     if (!o) return std::unexpected(o.error());
     if (!e) return std::unexpected(e.error());
     out_pipe.emplace(std::move(*o));
@@ -109,11 +249,20 @@ Status stages(const policy::Policy& policy, const std::vector<std::string>& comm
     stdio.out = out_pipe->write_end.get();
     stdio.err = err_pipe->write_end.get();
   }
+  std::vector<supervise::Relay> relays;
+  std::vector<sys::UniqueFd> relay_jail_ends;
+  if (auto ok = route_streams(*plan, options.capture, stdio, relays, relay_jail_ends); !ok) return ok;
+  TerminalHandback terminal;
+  if (!plan->new_session && stdio.in < 0 && ::isatty(STDIN_FILENO) && ::tcgetpgrp(STDIN_FILENO) == ::getpgrp()) {
+    stdio.take_terminal = true;
+    terminal.arm();
+  }
 
   started_ms = sys::monotonic_ms();
   auto spawned = jail::spawn(*plan, *filter, cgroup ? &*cgroup : nullptr, stdio, options.verbose);
   if (!spawned) return std::unexpected(spawned.error().context("spawn"));
   clock.done("clone-jail");
+  relay_jail_ends.clear();  // the jail holds them: their pipes end when the jail's last writer goes
   if (options.capture) {
     // Only the jail holds the write ends now: EOF means every jailed writer is gone.
     out.emplace(std::move(out_pipe->read_end), plan->limits.output_bytes);
@@ -126,7 +275,8 @@ Status stages(const policy::Policy& policy, const std::vector<std::string>& comm
     err_pipe.reset();
   }
 
-  supervise::Inputs inputs{*plan, *spawned, cgroup ? &*cgroup : nullptr, options.signal_fd, &out, &err, started_ms};
+  supervise::Inputs inputs{*plan, *spawned, cgroup ? &*cgroup : nullptr, options.signal_fd, &out, &err, started_ms,
+                           &relays};
   supervise::Supervised supervised = supervise::run(inputs);
   clock.done("supervise");
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "host/ids.h"
 #include "jail/child.h"
 #include "policy/model.h"
 #include "report/report.h"
@@ -36,6 +37,11 @@ struct Options {
   int signal_fd = -1;  // from take_over_signals()
   // Use at most this Landlock ABI of the kernel's (`run --landlock-max-abi`, for testing).
   int landlock_max_abi = -1;  // -1: whatever the kernel has
+  // Run by root without process.host_user: the range the jail's host uid is leased from
+  // (`--uid-range`, AGENTJAIL_UID_RANGE), or a lease the caller already holds for this run
+  // (`serve` leases before it writes the request's files, which the jail's uid must own).
+  host::IdRange id_range = host::kDefaultJailIds;
+  const host::IdLease* lease = nullptr;
 };
 
 // Runs `command` under `policy` (already loaded, overrides applied) with `env` as the caller's

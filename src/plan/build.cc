@@ -8,6 +8,7 @@
 #include "plan/build.h"
 
 #include "limits/table.h"
+#include "plan/identity.h"
 #include "plan/landlock.h"
 #include "plan/mounts.h"
 
@@ -108,21 +109,11 @@ Result<Plan> build(const policy::Policy& policy, const host::Host& host, std::ve
   if (argv[0].empty()) return fail(0, "the command's name is empty (\"\"): give a program to run after --");
   Plan plan;
 
-  // Identity: exactly one uid and one gid of the host are visible in the jail. Run by root,
-  // the jail's user becomes an unprivileged host uid; run by anyone else, that user.
+  // Identity: exactly one uid and one gid of the host are visible in the jail.
   const auto& process = policy.process;
-  plan.caller_is_root = host.is_root();
-  plan.jail_uid = process.user;
-  plan.jail_gid = process.group;
-  if (plan.caller_is_root) {
-    plan.uid_map = {process.user, process.host_user, 1};
-    plan.gid_map = {process.group, process.host_group, 1};
-    plan.clear_groups = true;
-  } else {
-    plan.uid_map = {process.user, static_cast<uint32_t>(host.euid), 1};
-    plan.gid_map = {process.group, static_cast<uint32_t>(host.egid), 1};
-    plan.deny_setgroups = true;  // the kernel's condition for an unprivileged gid_map
-  }
+  std::vector<std::string> identity_warnings;
+  if (auto decided = decide_identity(policy, host, plan, identity_warnings); !decided)
+    return std::unexpected(decided.error());
 
   plan.userns_limits = userns_limits();
 
@@ -146,6 +137,7 @@ Result<Plan> build(const policy::Policy& policy, const host::Host& host, std::ve
   plan.rlimits = rlimits_for(plan.limits, plan.cgroup);
   plan.warnings = plan.cgroup.warnings;
   plan.warnings.insert(plan.warnings.end(), mount_warnings.begin(), mount_warnings.end());
+  plan.warnings.insert(plan.warnings.end(), identity_warnings.begin(), identity_warnings.end());
   // Allowed for debugging, never silently: each shares a part of the host with the jail.
   if (!policy.namespaces.ipc)
     plan.warnings.push_back("namespaces.ipc = false: the jail shares the host's System V IPC objects and POSIX "

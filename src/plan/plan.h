@@ -141,16 +141,27 @@ struct LandlockPlan {
   std::vector<std::string> not_enforced;  // rights of the newest ABI this run lacks, by name
 };
 
+// Where the jail's host uid and gid (uid_map.outside, gid_map.outside) come from.
+enum class HostIds {
+  caller,  // an ordinary caller's own ids: the only ones its user namespace may map
+  leased,  // run by root: leased for this jail alone from the host's jail range (host/ids.h)
+  policy,  // run by root: process.host_user (host_group may still be leased, or the other way round)
+  subordinate,  // an ordinary caller's subordinate ids (/etc/subuid), leased for this jail alone
+};
+
 // The descriptor number the jail keeps its end of the supervisor socket on, from pid 1's last
 // step until the command's execve closes it. High, so that with limits.open_files below it the
 // command cannot get a socket of its own onto this number (the filter allows sendmsg on it only).
 constexpr int kChildSyncFd = 1023;
 
 struct Plan {
-  // Identity. The jail's user and group are mapped to exactly one host uid and gid.
+  // Identity (plan/identity.h). The jail's user and group are mapped to exactly one host uid
+  // and gid: uid_map.outside and gid_map.outside.
   bool caller_is_root = false;
   uint32_t jail_uid = 65534, jail_gid = 65534;
   IdMap uid_map, gid_map;
+  HostIds host_ids = HostIds::caller;
+  bool id_maps_by_helper = false;  // newuidmap/newgidmap write the maps (subordinate ids)
   bool deny_setgroups = false;  // unprivileged callers: "deny" must precede gid_map
   bool clear_groups = false;    // root callers: drop the supplementary groups (setgroups(0))
   std::vector<Sysctl> userns_limits;  // written in the jail's new user namespace

@@ -79,7 +79,8 @@ void decode_process(TableReader& reader, Process& process) {
       reader.error(*node, key, "0 would map the jail to host root, which agentjail never does");
       continue;
     }
-    read_integer(reader, key, *field, 1, kMaxId);
+    uint32_t id = 0;
+    if (reader.get(key) && read_integer(reader, key, id, 1, kMaxId)) *field = id;
   }
   decode_env(reader, process.env);
   read_strings(reader, "pass_env", process.pass_env, check_env_name);

@@ -159,8 +159,9 @@ std::string to_toml(const Policy& p) {
   line(out, "hostname", str(p.process.hostname));
   line(out, "user", fmt::format("{}", p.process.user));
   line(out, "group", fmt::format("{}", p.process.group));
-  line(out, "host_user", fmt::format("{}", p.process.host_user));
-  line(out, "host_group", fmt::format("{}", p.process.host_group));
+  // Unset (a uid leased per jail) has no TOML spelling: the keys are left out.
+  if (p.process.host_user) line(out, "host_user", fmt::format("{}", *p.process.host_user));
+  if (p.process.host_group) line(out, "host_group", fmt::format("{}", *p.process.host_group));
   line(out, "pass_env", strings(p.process.pass_env));
   line(out, "new_session", boolean(p.process.new_session));
   line(out, "umask", str(fmt::format("{:03o}", p.process.umask)));
@@ -225,8 +226,8 @@ nlohmann::json to_json(const Policy& p) {
         {"hostname", p.process.hostname},
         {"user", p.process.user},
         {"group", p.process.group},
-        {"host_user", p.process.host_user},
-        {"host_group", p.process.host_group},
+        {"host_user", or_null(p.process.host_user)},
+        {"host_group", or_null(p.process.host_group)},
         {"env", p.process.env},
         {"pass_env", p.process.pass_env},
         {"new_session", p.process.new_session},

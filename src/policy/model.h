@@ -42,8 +42,11 @@ struct Process {
   std::string hostname = "agentjail";
   uint32_t user = 65534;
   uint32_t group = 65534;
-  uint32_t host_user = 65534;   // host uid the jail's user maps to when agentjail runs as root
-  uint32_t host_group = 65534;  // host gid the jail's group maps to when agentjail runs as root
+  // The host uid and gid the jail's user and group map to when agentjail runs as root. Unset:
+  // the id leased for the jail from the host's jail range (host/ids.h), a uid and gid of its
+  // own.
+  std::optional<uint32_t> host_user;
+  std::optional<uint32_t> host_group;
   std::map<std::string, std::string> env;
   std::vector<std::string> pass_env;
   bool new_session = true;

@@ -36,8 +36,10 @@ void check_process(Checker& c, const Process& p) {
   c.problem("process.hostname", check_hostname(p.hostname));
   c.require("process.user", p.user != UINT32_MAX, "4294967295 is not a valid uid");
   c.require("process.group", p.group != UINT32_MAX, "4294967295 is not a valid gid");
-  c.require("process.host_user", p.host_user != 0 && p.host_user != UINT32_MAX, "must be a host uid other than 0");
-  c.require("process.host_group", p.host_group != 0 && p.host_group != UINT32_MAX, "must be a host gid other than 0");
+  c.require("process.host_user", p.host_user.value_or(1) != 0 && p.host_user.value_or(1) != UINT32_MAX,
+            "must be a host uid other than 0");
+  c.require("process.host_group", p.host_group.value_or(1) != 0 && p.host_group.value_or(1) != UINT32_MAX,
+            "must be a host gid other than 0");
   for (const auto& [name, value] : p.env) {
     c.problem("process.env", check_env_name(name));
     c.problem("process.env." + name, check_env_value(value));

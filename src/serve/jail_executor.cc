@@ -95,14 +95,23 @@ Result<policy::Loaded> policy_for(const JailExecutorConfig& config, const RunReq
   std::string scratch;
   std::map<std::string, std::string> binds;
   std::string audit_log = config.audit_log;
+  std::optional<host::IdLease> lease;  // held until the worker exits, after its jail
   const double started_ms = sys::monotonic_ms();
   Status ran = [&]() -> Status {
     if (!signals) return std::unexpected(signals.error());
+    // The scratch files belong to the jail's host uid, known before the request's policy is
+    // loaded (it binds the scratch): the server's policy's host_user, else (run by root) a
+    // uid leased now for this run, which the pipeline then uses.
     uint32_t uid = 65534, gid = 65534;
-    if (!request.policy_toml) {
-      const auto& process = config.policies.at(request.policy).policy.process;
-      uid = process.host_user, gid = process.host_group;
+    const policy::Process* process = request.policy_toml ? nullptr : &config.policies.at(request.policy).policy.process;
+    if (::geteuid() == 0 && !(process && process->host_user && process->host_group)) {
+      auto leased = host::lease_id(config.id_range, host::read_ids_in_use());
+      if (!leased) return std::unexpected(leased.error());
+      lease.emplace(std::move(*leased));
+      uid = gid = lease->id();
     }
+    if (process && process->host_user) uid = *process->host_user;
+    if (process && process->host_group) gid = *process->host_group;
     if (!tops.empty()) {
       auto made = make_scratch(request, tops, uid, gid, binds);
       if (!made) return std::unexpected(made.error());
@@ -118,6 +127,8 @@ Result<policy::Loaded> policy_for(const JailExecutorConfig& config, const RunReq
     options.stdio.in = stdin_fd;
     options.verbose = config.verbose;
     options.signal_fd = signals->get();
+    options.id_range = config.id_range;
+    if (lease) options.lease = &*lease;
     options.on_output = [&](pipeline::Stream stream, std::string_view bytes) {
       send(stream == pipeline::Stream::out ? 'o' : 'e', bytes);
     };

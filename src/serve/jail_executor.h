@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "host/ids.h"
 #include "policy/load.h"
 #include "serve/executor.h"
 
@@ -30,6 +31,7 @@ struct JailExecutorConfig {
   int kill_after_ms = 5000;                        // a cancelled worker still there by then is SIGKILLed
   size_t max_collected = 64u << 20;                // bytes read back per collected file
   bool verbose = false;
+  host::IdRange id_range = host::kDefaultJailIds;  // run by root: each jail's host uid (AGENTJAIL_UID_RANGE)
 };
 
 class JailExecutor : public Executor {

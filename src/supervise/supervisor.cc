@@ -18,6 +18,7 @@ namespace aj::supervise {
 namespace {
 
 constexpr int kCpuPollMs = 50;  // how often the whole-jail cpu_time is checked
+constexpr int kRelayGraceMs = 2000;  // relayed output after a timeout: passed on for this long at most
 
 Result<sys::UniqueFd> timer_after_ms(uint64_t ms, bool repeat) {
   sys::UniqueFd fd(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
@@ -69,10 +70,20 @@ class Loop {
       watch(in_.signal_fd, &Loop::on_signal);
       watch(wall_timer_.get(), &Loop::on_wall_timer);
       watch(cpu_timer_.get(), &Loop::on_cpu_timer);
+      watch(relay_grace_.get(), &Loop::on_relay_grace);
       if (listener_ && !listener_fd_done_ && notify_budget_ > 0) watch(listener_->fd(), &Loop::on_notification);
       watch(notify_refill_.get(), &Loop::on_notify_refill);
       if (capture_open(in_.stdout_capture)) watch((*in_.stdout_capture)->fd(), &Loop::on_stdout);
       if (capture_open(in_.stderr_capture)) watch((*in_.stderr_capture)->fd(), &Loop::on_stderr);
+
+      const size_t fixed = fds.size();
+      std::vector<Relay*> relays;
+      if (in_.relays)
+        for (auto& relay : *in_.relays)
+          if (!relay.done()) {
+            fds.push_back(relay.wanted());
+            relays.push_back(&relay);
+          }
 
       int ready = ::poll(fds.data(), fds.size(), -1);
       if (ready < 0 && errno == EINTR) continue;
@@ -81,8 +92,10 @@ class Loop {
         kill_jail();
         break;
       }
-      for (size_t i = 0; i < fds.size(); ++i)
+      for (size_t i = 0; i < fixed; ++i)
         if (fds[i].revents) (this->*handlers[i])();
+      for (size_t i = 0; i < relays.size(); ++i)
+        if (fds[fixed + i].revents) relays[i]->on_ready(fds[fixed + i].revents);
     }
     result_.wall_ms = sys::monotonic_ms() - in_.started_ms;
     if (listener_) {
@@ -110,7 +123,22 @@ class Loop {
   // Done when pid 1 is reaped (so every jailed process is gone), the socket is at EOF and
   // both captured streams are drained.
   bool finished() const {
-    return init_reaped_ && !sync_open_ && !capture_open(in_.stdout_capture) && !capture_open(in_.stderr_capture);
+    return init_reaped_ && !sync_open_ && !capture_open(in_.stdout_capture) && !capture_open(in_.stderr_capture) &&
+           relays_done();
+  }
+
+  bool relays_done() const {
+    if (in_.relays)
+      for (const auto& relay : *in_.relays)
+        if (!relay.done()) return false;
+    return true;
+  }
+
+  // `which`: only the relays into the jail (it is gone), or all of them (the run is over).
+  void stop_relays(bool all) {
+    if (in_.relays)
+      for (auto& relay : *in_.relays)
+        if (all || relay.direction() == Relay::Direction::to_jail) relay.stop();
   }
 
   void kill_jail() {
@@ -121,6 +149,13 @@ class Loop {
   void on_init_exit() {
     auto waited = in_.jail.init.wait();
     init_reaped_ = true;
+    stop_relays(false);  // nobody is left to read the caller's stdin
+    // A run agentjail ended at its wall limit has no limit left to bound the relayed output
+    // still on its way to a caller's reader that may not read: it gets a short grace.
+    if (result_.observed.timed_out && !relays_done()) {
+      if (auto timer = timer_after_ms(kRelayGraceMs, false)) relay_grace_ = std::move(*timer);
+      else stop_relays(true);
+    }
     if (waited) result_.init_wait = *waited;
     // Every jailed process is dead now: take what the socket still holds, then stop
     // listening even if an fd copy somewhere keeps it from reaching EOF.
@@ -178,14 +213,24 @@ class Loop {
     if (::read(in_.signal_fd, &info, sizeof info) != sizeof info) return;
     if (!result_.observed.interrupted_by) result_.observed.interrupted_by = static_cast<int>(info.ssi_signo);
     kill_jail();
+    stop_relays(true);  // a caller's reader that does not read must not keep agentjail from ending
   }
 
   void on_wall_timer() {
     consume_timer(wall_timer_.get());
     wall_timer_.reset();
+    // The jail is gone but its output still waits for the caller's reader: the wall limit
+    // bounds that too.
+    if (init_reaped_) stop_relays(true);
     if (init_reaped_ || result_.observed.command_status) return;
     result_.observed.timed_out = true;
     kill_jail();
+  }
+
+  void on_relay_grace() {
+    consume_timer(relay_grace_.get());
+    relay_grace_.reset();
+    stop_relays(true);
   }
 
   void on_cpu_timer() {
@@ -252,7 +297,7 @@ class Loop {
 
   Inputs& in_;
   Supervised result_;
-  sys::UniqueFd wall_timer_, cpu_timer_, notify_refill_;
+  sys::UniqueFd wall_timer_, cpu_timer_, notify_refill_, relay_grace_;
   uint64_t notify_budget_ = kNotifyBurst;
   std::optional<seccomp::Listener> listener_;
   bool init_reaped_ = false;

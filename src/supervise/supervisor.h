@@ -12,6 +12,7 @@
 #include "seccomp/violation.h"
 #include "supervise/capture.h"
 #include "supervise/outcome.h"
+#include "supervise/relay.h"
 #include "sys/process.h"
 
 namespace aj::supervise {
@@ -24,6 +25,10 @@ struct Inputs {
   std::optional<BoundedCapture>* stdout_capture = nullptr;  // --json only
   std::optional<BoundedCapture>* stderr_capture = nullptr;
   double started_ms = 0;                        // monotonic, when the jail was cloned
+  // Standard streams relayed for a jail that could not reopen the caller's (plan/stdio.h).
+  // The jail's output is passed on until its pipe ends (bounded by the wall limit); its stdin
+  // stops with the jail.
+  std::vector<Relay>* relays = nullptr;
 };
 
 struct Supervised {

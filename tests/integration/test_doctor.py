@@ -49,6 +49,8 @@ def test_json_object_is_complete_and_typed():
         assert {"path", "writable", "problem"} <= set(c)
         assert c["writable"] or c["problem"]
     assert set(d["seccomp"]) == {"filter", "user_notify"}
+    assert set(d["host_ids"]) == {"source", "range", "lock_dir", "accounts", "leased", "free", "uid", "subuid",
+                                  "subgid", "newuidmap", "shared"}
     assert set(d["landlock"]) == {"abi", "used", "abi_used", "mode", "not_enforced"}
     assert isinstance(d["landlock"]["abi"], int) and d["landlock"]["mode"] == "best-effort"
     assert d["landlock"]["used"] == (d["landlock"]["abi_used"] > 0) == (d["landlock"]["abi"] > 0)
@@ -125,8 +127,25 @@ def test_a_policy_without_cgroup_limits_is_enforced_in_full_even_without_cgroups
     if not d["userns"]["available"] or not d["seccomp"]["user_notify"]:
         pytest.skip("this host lacks user namespaces or seccomp user notification")
     assert d["policy"]["name"] == "unlimited"
-    assert d["policy"]["warnings"] == []
-    assert code == 0 and d["ok"] is True, d["problems"]
+    # Run by an ordinary user, the jail shares that user's uid: said, and the one thing weaker.
+    assert [w for w in d["policy"]["warnings"] if not w.startswith("host ids:")] == []
+    assert len(d["policy"]["warnings"]) == 1, d["policy"]["warnings"]
+    assert d["problems"] == d["policy"]["warnings"]
+    assert code == 1 and d["ok"] is False, d["problems"]
+    assert d["host_ids"]["source"] == "caller" and d["host_ids"]["shared"] is True, d["host_ids"]
+
+
+@pytest.mark.skipif(not is_root(), reason="the lease range is root's")
+def test_doctor_shows_the_host_uid_range_and_its_free_ids():
+    code, d = doctor_json()
+    ids = d["host_ids"]
+    assert ids["source"] == "leased" and ids["shared"] is False, ids
+    assert ids["range"] == "1879048192-1879113727", ids
+    assert ids["lock_dir"] == "/run/agentjail/uids"
+    assert 0 <= ids["leased"] and ids["free"] == 65536 - ids["accounts"] - ids["leased"], ids
+    assert not any(w.startswith("host ids:") for w in d["policy"]["warnings"])
+    out = doctor().stdout
+    assert "host ids" in out and "a uid and gid of its own per jail from 1879048192-1879113727" in out, out
 
 
 def test_bad_policy_exits_125(tmp_path):

@@ -175,10 +175,12 @@ def test_no_setuid_file_on_a_rw_bind(workdir, user):
     assert os.path.exists(host_file), r
     assert r.report["status"] == "exit" and r.report["exit_code"] == 1, r.report  # chmod's own failure
     assert not os.stat(host_file).st_mode & (stat.S_ISUID | stat.S_ISGID), oct(os.stat(host_file).st_mode)
-    r = run("/bin/sh", "-c", "chmod g+s /w/t; install -m 6755 /bin/true /w/i; chmod 755 /w/t && echo chmodded",
-            options=["--rw", f"{workdir}:/w"], user=user)
+    # A file of this run's own: run by root, each run is a host uid of its own, and /w/t is the
+    # first run's.
+    r = run("/bin/sh", "-c", "cp /bin/true /w/u; chmod g+s /w/u; install -m 6755 /bin/true /w/i; "
+            "chmod 755 /w/u && echo chmodded", options=["--rw", f"{workdir}:/w"], user=user)
     assert "chmodded" in r.stdout, r
-    assert stat.S_IMODE(os.stat(host_file).st_mode) == 0o755
+    assert stat.S_IMODE(os.stat(os.path.join(workdir, "u")).st_mode) == 0o755
     for name in os.listdir(workdir):
         assert not os.stat(os.path.join(workdir, name)).st_mode & (stat.S_ISUID | stat.S_ISGID), name
 

@@ -69,7 +69,9 @@ TEST_CASE("builtins: least exposure — no host network, no blanket /etc, no hom
     CHECK(policy.network.mode == NetworkMode::none);
     CHECK(policy.capabilities.keep.empty());
     CHECK(policy.seccomp.default_action == SeccompAction::errno_);
-    CHECK(policy.process.host_user != 0);
+    // No built-in names a host uid: each jail run by root gets one of its own.
+    CHECK_FALSE(policy.process.host_user.has_value());
+    CHECK_FALSE(policy.process.host_group.has_value());
     CHECK(policy.limits.wall_time_ms.has_value());
     CHECK(policy.limits.memory_bytes.has_value());
     CHECK(policy.limits.pids.has_value());

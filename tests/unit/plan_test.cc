@@ -6,11 +6,15 @@
 
 #include <algorithm>
 
+#include "plan/identity.h"
 #include "plan/mounts.h"
 
 using namespace aj;
 
 namespace {
+
+constexpr uint32_t kLeased = 1879048200;
+constexpr host::IdRange kRootRange{1879048192, 65536};
 
 host::Host fake_host(uid_t euid) {
   host::Host host;
@@ -18,6 +22,7 @@ host::Host fake_host(uid_t euid) {
   host.gid = host.egid = euid == 0 ? 0 : 1000;
   host.userns = host.unprivileged_userns = true;
   host.seccomp = host.seccomp_notify = true;
+  if (euid == 0) host.leased_id = kLeased;  // what the pipeline leases before planning a root run
   return host;
 }
 
@@ -39,33 +44,137 @@ const plan::MountOp* find_op(const plan::Plan& plan, const std::string& target) 
 
 }  // namespace
 
-TEST_CASE("root caller maps the jail user to an unprivileged host uid") {
-  auto plan = plan::build(python_like(), fake_host(0), {"python3"}, {});
+TEST_CASE("root caller maps the jail user to the host uid and gid leased for this jail") {
+  auto policy = python_like();
+  CHECK(plan::id_lease_range(policy, fake_host(0), kRootRange));
+  auto plan = plan::build(policy, fake_host(0), {"python3"}, {});
   REQUIRE(plan);
   CHECK(plan->uid_map.inside == 65534);
-  CHECK(plan->uid_map.outside == 65534);
+  CHECK(plan->uid_map.outside == kLeased);
   CHECK(plan->uid_map.count == 1);
+  CHECK(plan->gid_map.inside == 65534);
+  CHECK(plan->gid_map.outside == kLeased);
+  CHECK(plan->host_ids == plan::HostIds::leased);
   CHECK(plan->clear_groups);
   CHECK_FALSE(plan->deny_setgroups);
+  for (const auto& warning : plan->warnings) CHECK(warning.find("host ids") == std::string::npos);
 }
 
-TEST_CASE("ordinary caller maps itself and gives up setgroups") {
-  auto plan = plan::build(python_like(), fake_host(1000), {"python3"}, {});
+TEST_CASE("root caller without a lease is refused, never mapped to nobody") {
+  auto host = fake_host(0);
+  host.leased_id.reset();
+  auto plan = plan::build(python_like(), host, {"x"}, {});
+  REQUIRE_FALSE(plan);
+  CHECK(plan.error().message.find("no host uid was leased") != std::string::npos);
+}
+
+TEST_CASE("ordinary caller maps itself, gives up setgroups and says it shares its uid") {
+  auto host = fake_host(1000);
+  CHECK_FALSE(plan::id_lease_range(python_like(), host, kRootRange));
+  auto plan = plan::build(python_like(), host, {"python3"}, {});
   REQUIRE(plan);
   CHECK(plan->uid_map.outside == 1000);
   CHECK(plan->gid_map.outside == 1000);
+  CHECK(plan->host_ids == plan::HostIds::caller);
   CHECK(plan->deny_setgroups);
   CHECK_FALSE(plan->clear_groups);
+  auto shares = [](const plan::Plan& p, const char* why) {
+    return std::count_if(p.warnings.begin(), p.warnings.end(), [&](const std::string& w) {
+             return w.starts_with("host ids: the jail runs as the caller's own uid 1000") &&
+                    w.find(why) != std::string::npos;
+           }) == 1;
+  };
+  CHECK(shares(*plan, "no subordinate ids"));
+  host.subuids = host.subgids = {{100000, 65536}};
+  CHECK_FALSE(plan::id_lease_range(python_like(), host, kRootRange));
+  CHECK(shares(*plan::build(python_like(), host, {"x"}, {}), "uidmap package"));
+  // A lease outside the caller's subordinate ids changes nothing.
+  host.newidmap_tools = true;
+  host.leased_id = kLeased;
+  CHECK(plan::build(python_like(), host, {"x"}, {})->uid_map.outside == 1000);
 }
 
-TEST_CASE("host_user decides the host uid for root callers") {
+TEST_CASE("ordinary caller with subordinate ids and newuidmap: a leased subordinate uid and gid") {
+  auto host = fake_host(1000);
+  host.subuids = {{100000, 65536}, {500000, 10}};
+  host.subgids = {{200000, 1000}};
+  host.newidmap_tools = true;
+  auto range = plan::id_lease_range(python_like(), host, kRootRange);
+  REQUIRE(range);
+  CHECK(range->first == 100000);
+  CHECK(range->count == 1000);  // as long as the shorter of the two: uid and gid go together
+  host.leased_id = 100007;
+  auto plan = plan::build(python_like(), host, {"x"}, {});
+  REQUIRE(plan);
+  CHECK(plan->uid_map.outside == 100007);
+  CHECK(plan->gid_map.outside == 200007);
+  CHECK(plan->uid_map.inside == 65534);
+  CHECK(plan->host_ids == plan::HostIds::subordinate);
+  CHECK(plan->id_maps_by_helper);
+  CHECK(plan->clear_groups);
+  CHECK_FALSE(plan->deny_setgroups);
+  for (const auto& warning : plan->warnings) CHECK_FALSE(warning.starts_with("host ids"));
+}
+
+TEST_CASE("ordinary caller with a read-write bind keeps its own uid, and says why") {
+  auto host = fake_host(1000);
+  host.subuids = host.subgids = {{100000, 65536}};
+  host.newidmap_tools = true;
+  auto policy = python_like();
+  policy.filesystem.mounts.push_back({.type = policy::MountType::bind, .source = "/srv/w", .target = "/w",
+                                      .read_only = false});
+  CHECK_FALSE(plan::id_lease_range(policy, host, kRootRange));
+  auto plan = plan::build(policy, host, {"x"}, {});
+  REQUIRE(plan);
+  CHECK(plan->uid_map.outside == 1000);
+  CHECK_FALSE(plan->id_maps_by_helper);
+  CHECK(std::any_of(plan->warnings.begin(), plan->warnings.end(), [](const std::string& w) {
+    return w.starts_with("host ids:") && w.find("read-write bind") != std::string::npos;
+  }));
+}
+
+TEST_CASE("host_user decides the host uid for root callers, no lease needed") {
   auto policy = python_like();
   policy.process.host_user = 4242;
   policy.process.host_group = 4343;
-  auto plan = plan::build(policy, fake_host(0), {"x"}, {});
+  auto host = fake_host(0);
+  CHECK_FALSE(plan::id_lease_range(policy, host, kRootRange));
+  host.leased_id.reset();
+  auto plan = plan::build(policy, host, {"x"}, {});
   REQUIRE(plan);
   CHECK(plan->uid_map.outside == 4242);
   CHECK(plan->gid_map.outside == 4343);
+  CHECK(plan->host_ids == plan::HostIds::policy);
+  for (const auto& warning : plan->warnings) CHECK_FALSE((warning.starts_with("host ids") || warning.starts_with("process.host_user")));
+}
+
+TEST_CASE("host_user and host_group each win alone; the other is the leased id") {
+  auto policy = python_like();
+  policy.process.host_user = 4242;
+  CHECK(plan::id_lease_range(policy, fake_host(0), kRootRange));
+  auto plan = plan::build(policy, fake_host(0), {"x"}, {});
+  REQUIRE(plan);
+  CHECK(plan->uid_map.outside == 4242);
+  CHECK(plan->gid_map.outside == kLeased);
+  CHECK(plan->host_ids == plan::HostIds::policy);
+  // A shared group for files, a uid of the jail's own for signals and kernel budgets.
+  policy.process.host_user.reset();
+  policy.process.host_group = 777;
+  plan = plan::build(policy, fake_host(0), {"x"}, {});
+  REQUIRE(plan);
+  CHECK(plan->uid_map.outside == kLeased);
+  CHECK(plan->gid_map.outside == 777);
+  CHECK(plan->host_ids == plan::HostIds::leased);
+}
+
+TEST_CASE("host_user = 65534 is honoured with a warning: it is the host's nobody") {
+  auto policy = python_like();
+  policy.process.host_user = 65534;
+  auto plan = plan::build(policy, fake_host(0), {"x"}, {});
+  REQUIRE(plan);
+  CHECK(plan->uid_map.outside == 65534);
+  CHECK(std::any_of(plan->warnings.begin(), plan->warnings.end(),
+                    [](const std::string& w) { return w.starts_with("process.host_user: 65534 is the host's nobody"); }));
 }
 
 TEST_CASE("environment is the policy's plus pass_env names that are set") {

@@ -68,6 +68,10 @@ TEST_CASE("command steps: the filter last, only the command's own name fails as 
   CHECK(index_of(command, "landlock") < index_of(command, "resolve-command"));
   // stdio before close-fds: the pipe ends are dup'ed onto 0-2 before every other fd is closed.
   CHECK(index_of(command, "stdio") < index_of(command, "close-fds"));
+  // The group takes the terminal on fd 0, so after stdio; while signals are blocked (SIGTTOU).
+  CHECK(index_of(command, "new-session") < index_of(command, "process-group"));
+  CHECK(index_of(command, "stdio") < index_of(command, "process-group"));
+  CHECK(index_of(command, "process-group") < index_of(command, "unblock-signals"));
   // A missing command is 127 / 126 as a shell says it; every other step is a setup error.
   for (const auto& step : jail::command_steps())
     CHECK_MESSAGE((step.on_failure == jail::OnFailure::exec_error) == (std::string(step.name) == "resolve-command"),

@@ -326,16 +326,25 @@ class Sandbox:
                 shutil.rmtree(scratch, ignore_errors=True)
 
     def _hand_over(self, scratch, policy):
-        """Run by root, the jail is an unprivileged host uid: give it the directories, nobody else."""
+        """Run by root, the jail is an unprivileged host uid: give it the directories, nobody else.
+        Without process.host_user and host_group the jail's uid is leased for the run and not
+        known before it: the directories and files are then opened to everyone instead, below
+        the scratch directory (0700), which no other user of the host can enter; the jail gets
+        them bound directly."""
         proc = subprocess.run([self.agentjail, "check", "--json", "-p", policy or "default"], capture_output=True, text=True)
         if proc.returncode != 0:
             raise AgentjailError(f"agentjail check -p {policy or 'default'}: {proc.stderr.strip()}")
         process = json.loads(proc.stdout)["process"]
         uid, gid = process["host_user"], process["host_group"]
-        os.chmod(scratch, 0o711)
+        known = uid is not None and gid is not None
+        os.chmod(scratch, 0o711 if known else 0o700)
         for root, dirs, names in os.walk(scratch):
             for name in dirs + names:
-                os.lchown(os.path.join(root, name), uid, gid)
+                path = os.path.join(root, name)
+                if known:
+                    os.lchown(path, uid, gid)
+                elif not os.path.islink(path):
+                    os.chmod(path, 0o777 if os.path.isdir(path) else 0o666)
 
 
 def _read_inside(base: str, parts: List[str]) -> Optional[FileContent]:

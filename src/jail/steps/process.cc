@@ -15,6 +15,21 @@ Status new_session(ChildContext& ctx) {
   return {};
 }
 
+Status process_group(ChildContext& ctx) {
+  // setsid() made us a group leader already. Without it the command still gets a process group
+  // of its own: kill(0, ...) and killpg then reach the jail's processes alone, never
+  // agentjail, the caller's shell or another jail sharing the caller's group.
+  if (ctx.plan.new_session) return {};
+  if (::setpgid(0, 0) != 0) return fail_errno("setpgid");
+  // The caller's terminal stays usable: where agentjail was its foreground group, the
+  // command's group becomes it (a background group reading it would be stopped by SIGTTIN).
+  // Signals are still blocked here, SIGTTOU included; agentjail takes the terminal back at
+  // the end (pipeline.cc).
+  if (ctx.stdio.take_terminal && ::tcsetpgrp(STDIN_FILENO, ::getpgrp()) != 0)
+    return fail_errno("tcsetpgrp: make the command the terminal's foreground group");
+  return {};
+}
+
 Status enter_cwd(ChildContext& ctx) {
   if (::chdir(ctx.plan.cwd.c_str()) != 0)
     return fail_errno("the working directory " + ctx.plan.cwd + " (process.cwd, --cwd) is not usable in the jail");

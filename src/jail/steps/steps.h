@@ -37,6 +37,7 @@ Status fork_command(ChildContext& ctx);       // the command child (runs command
 
 // --- the command child ---
 Status new_session(ChildContext& ctx);        // process.cc: setsid(): no controlling terminal
+Status process_group(ChildContext& ctx);      // process.cc: without setsid, still a group of its own
 Status attach_stdio(ChildContext& ctx);       // fds.cc: capture pipes onto 1 and 2
 Status close_fds(ChildContext& ctx);          // fds.cc: every fd but 0, 1, 2 (and the socket, O_CLOEXEC)
 Status enter_cwd(ChildContext& ctx);          // process.cc: chdir(process.cwd)
