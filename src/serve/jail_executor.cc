@@ -249,6 +249,7 @@ struct JailExecutor::Run {
   std::string problem;        // why the worker's frames were refused
   bool exited = false;
   double cancelled_at = 0;
+  std::string pool;           // the policy whose pooled jail runs it, until it ends
 };
 
 // A worker holding a jail that waits for its command.
@@ -293,8 +294,11 @@ void JailExecutor::refill() {
   for (const auto& [name, target] : config_.pools) {
     auto& stats = pool_stats_[name];
     if (stats.retry_at > now) continue;
+    // A pooled jail running its command still counts: its replacement is built once it ends,
+    // not while it runs, so that building it does not compete with the run for the CPU.
     unsigned have = 0;
     for (const auto& pooled : pooled_) have += pooled->policy == name;
+    for (const auto& [id, run] : runs_) have += run->pool == name;
     for (; have < target; ++have)
       if (!start_pooled(name)) {
         stats.retry_at = now + kPoolRetryMs;
@@ -395,11 +399,11 @@ ApiResult<void> JailExecutor::start(RunRequest request, RunCallbacks callbacks) 
       run->max_received = 2 * request.limits.output_bytes + config_.max_collected + kReportSlack;
       run->request = std::move(request);
       run->callbacks = std::move(callbacks);
+      run->pool = run->request.policy;
       std::string id = run->request.id;
       runs_.emplace(id, std::move(run));
       std::erase_if(pooled_, [&](const auto& p) { return p.get() == pooled; });
-      refill();  // its replacement starts building now
-      return {};
+      return {};  // its replacement is built when it ends (refill)
     }
     // The worker is gone or broken: drop it and build this run cold.
     pooled->worker.kill(SIGKILL);
@@ -515,6 +519,7 @@ int JailExecutor::next_tick_ms() {
     for (const auto& [name, target] : config_.pools) {
       unsigned have = 0;
       for (const auto& pooled : pooled_) have += pooled->policy == name;
+      for (const auto& [id, run] : runs_) have += run->pool == name;
       if (have >= target) continue;
       const double retry_at = pool_stats_.at(name).retry_at;
       int wait = retry_at > now ? static_cast<int>(retry_at - now) + 1 : 0;

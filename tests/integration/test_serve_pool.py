@@ -174,15 +174,17 @@ def our_cgroups(pids):
 
 
 def twenty_jails():
-    """A server with 10 pooled jails waiting and 10 runs going (pooled first, then cold as the
-    pool empties while it refills), every process it started and the cgroups they made."""
-    s = RealServer("-p", "shell", "--pool", "shell=10", "--max-jails", "10", "--grace", "300ms")
-    wait_ready(s, "shell", 10, timeout=120)
+    """A server with 10 pooled jails waiting and 10 runs going (5 in pooled jails, 5 built cold
+    for their files), every process it started and the cgroups they made."""
+    s = RealServer("-p", "shell", "--pool", "shell=15", "--max-jails", "10", "--grace", "300ms")
+    wait_ready(s, "shell", 15, timeout=120)
     connections = []
     for i in range(10):
         connection = UnixHTTPConnection(s.socket, timeout=120)
-        connection.request("POST", "/v1/runs", body=json.dumps({
-            "id": f"pool-kill-{i}", "command": ["/bin/sh", "-c", "sleep 1000 & sleep 1000"]}))
+        body = {"id": f"pool-kill-{i}", "command": ["/bin/sh", "-c", "sleep 1000 & sleep 1000"]}
+        if i % 2:
+            body["files"] = {"/work/f": "x"}
+        connection.request("POST", "/v1/runs", body=json.dumps(body))
         connections.append(connection)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
