@@ -29,6 +29,9 @@ struct ChildContext {
   bool verbose = false;
   int sync_fd = -1;               // our end of the socket to the supervisor
   std::vector<int> cgroup_join_fds;  // v1: the jail cgroups' `tasks` files (JailCgroup::open_join_fds)
+  // A pooled jail (spawn_waiting): `plan` itself, which the wait-for-command step completes with
+  // the command that arrives (argv, env, cwd, rlimits). Null: the command is in the plan already.
+  plan::Plan* waiting_plan = nullptr;
 
   // Filled in by the steps, in order.
   std::vector<int> source_fds;    // per plan.mounts entry: O_PATH fd of a bind's source, or -1

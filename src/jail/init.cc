@@ -42,6 +42,9 @@ constexpr Step kInitSteps[] = {
     // agentjail binary on the host stays out of its reach. Before the fork: it inherits it and
     // execve resets it for the command only.
     {"non-dumpable", steps::make_non_dumpable},
+    // A pooled jail is complete here and waits for its command (argv, env, cwd, limits, stdio):
+    // everything above is the jail, everything below the one command it runs. Cold runs skip it.
+    {"wait-for-command", steps::wait_for_command},
     // The command child runs its own steps (jail/command.cc) and never returns here.
     {"fork-command", steps::fork_command},
     // Only the socket stays open in pid 1: it holds no pipe end, no bind source, nothing.

@@ -55,10 +55,8 @@ std::string clone_hint(int err) {
   return "";
 }
 
-}  // namespace
-
-Result<Jail> spawn(const plan::Plan& plan, const seccomp::Filter& filter, cgroup::JailCgroup* cgroup,
-                   const Stdio& stdio, bool verbose) {
+Result<Jail> start(const plan::Plan& plan, plan::Plan* waiting_plan, const seccomp::Filter& filter,
+                   cgroup::JailCgroup* cgroup, const Stdio& stdio, bool verbose) {
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return fail_errno("socketpair");
   sys::UniqueFd ours(pair[0]), theirs(pair[1]);
@@ -80,6 +78,7 @@ Result<Jail> spawn(const plan::Plan& plan, const seccomp::Filter& filter, cgroup
     // The jail. Single-threaded copy of us; it ends in execve or _exit, never returns.
     ours.reset();
     ChildContext ctx{plan, filter, stdio, verbose, theirs.release()};
+    ctx.waiting_plan = waiting_plan;
     for (auto& fd : join_fds) ctx.cgroup_join_fds.push_back(fd.release());
     init_main(ctx);
   }
@@ -94,6 +93,18 @@ Result<Jail> spawn(const plan::Plan& plan, const seccomp::Filter& filter, cgroup
   go.type = MsgType::go;
   if (int rc = send_msg(jail.sync.get(), go); rc < 0) return fail(-rc, "start the jail");
   return jail;
+}
+
+}  // namespace
+
+Result<Jail> spawn(const plan::Plan& plan, const seccomp::Filter& filter, cgroup::JailCgroup* cgroup,
+                   const Stdio& stdio, bool verbose) {
+  return start(plan, nullptr, filter, cgroup, stdio, verbose);
+}
+
+Result<Jail> spawn_waiting(plan::Plan& plan, const seccomp::Filter& filter, cgroup::JailCgroup* cgroup,
+                           bool verbose) {
+  return start(plan, &plan, filter, cgroup, Stdio{}, verbose);
 }
 
 }  // namespace aj::jail

@@ -22,4 +22,10 @@ struct Jail {
 Result<Jail> spawn(const plan::Plan& plan, const seccomp::Filter& filter, cgroup::JailCgroup* cgroup,
                    const Stdio& stdio, bool verbose);
 
+// A pooled jail: as spawn, but pid 1 stops at its wait-for-command step with the jail built
+// and waits there for jail::hand_over (jail/handoff.h), which completes `plan` — the jail's
+// copy of it — with the command. `plan` must outlive the jail.
+Result<Jail> spawn_waiting(plan::Plan& plan, const seccomp::Filter& filter, cgroup::JailCgroup* cgroup,
+                           bool verbose);
+
 }  // namespace aj::jail

@@ -22,6 +22,10 @@ enum class MsgType : uint32_t {
   exec_error,     // command child -> parent: execve failed with `error`; `value` = 126 or 127
   started,        // init -> parent: the command child exists, `value` = its pid in the jail
   exited,         // init -> parent: the command ended; `value` = its wait status
+  // A pooled jail (jail/handoff.h): built and waiting for its command.
+  waiting,        // init -> parent: every step before the command is done; send it now
+  stdio,          // parent -> init: the fd riding along becomes the command's fd `value` (0-2)
+  command,        // parent -> init: a memfd of `value` bytes holds the command (encode_command)
 };
 
 struct Msg {

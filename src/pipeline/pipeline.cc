@@ -9,12 +9,14 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <optional>
 #include <vector>
 
 #include "base/log.h"
 #include "cgroup/cgroup.h"
 #include "host/host.h"
+#include "jail/handoff.h"
 #include "jail/spawn.h"
 #include "plan/build.h"
 #include "plan/identity.h"
@@ -181,18 +183,24 @@ Result<CapturePipes> capture_pipe(const plan::Plan& plan) {
   return pipes;
 }
 
-Status stages(const policy::Policy& policy, const std::vector<std::string>& command,
-              const std::map<std::string, std::string>& env, const Options& options, report::Report& report,
-              double& started_ms) {
-  StageClock clock;
+// The jail's data and its cgroup: everything before the clone.
+struct Built {
+  // Held until the jail is gone: declared first, destroyed after the cgroup and the jail.
+  std::optional<host::IdLease> lease;
+  plan::Plan plan;
+  std::optional<seccomp::Filter> filter;
+  std::optional<cgroup::JailCgroup> cgroup;
+};
+
+Status build(const policy::Policy& policy, const std::vector<std::string>& command,
+             const std::map<std::string, std::string>& env, const Options& options, report::Report& report,
+             StageClock& clock, Built& built) {
   report.policy_sha256 = policy::sha256_hex(policy);
   report::record_limits(report, policy.limits);
 
-  host::Host host = host::probe();
+  host::Host host = options.host ? *options.host : host::probe();
   host.landlock_abi_cap = options.landlock_max_abi;
   clock.done("probe-host");
-  // Held until the jail is gone: declared before the cgroup and the jail, destroyed after them.
-  std::optional<host::IdLease> lease;
   if (auto range = plan::id_lease_range(policy, host, options.id_range)) {
     if (options.lease) {
       host.leased_id = options.lease->id();
@@ -202,96 +210,136 @@ Status stages(const policy::Policy& policy, const std::vector<std::string>& comm
       auto leased = host::lease_id(*range, host.is_root() ? host::read_ids_in_use() : host::IdsInUse{},
                                    host::lease_dir_for(host.euid));
       if (!leased) return std::unexpected(leased.error());
-      lease.emplace(std::move(*leased));
-      host.leased_id = lease->id();
+      built.lease.emplace(std::move(*leased));
+      host.leased_id = built.lease->id();
       clock.done("lease-host-uid");
     }
   }
   auto plan = plan::build(policy, host, command, env);
   if (!plan) return std::unexpected(plan.error().context("plan"));
-  report.warnings = plan->warnings;
-  for (const auto& warning : plan->warnings) spdlog::info("warning: {}", warning);
+  built.plan = std::move(*plan);
+  report.warnings = built.plan.warnings;
+  for (const auto& warning : built.plan.warnings) spdlog::info("warning: {}", warning);
   clock.done("plan");
 
-  auto filter = seccomp::filter_for(plan->seccomp);
+  auto filter = seccomp::filter_for(built.plan.seccomp);
   if (!filter) return std::unexpected(filter.error().context("seccomp"));
+  built.filter.emplace(std::move(*filter));
   clock.done("seccomp-filter");
 
-  std::optional<cgroup::JailCgroup> cgroup;
-  if (plan->cgroup.kind != plan::CgroupKind::none) {
-    cgroup::remove_stale(host);
-    auto created = cgroup::JailCgroup::create(report.id, plan->limits, plan->cgroup, host);
+  if (built.plan.cgroup.kind != plan::CgroupKind::none) {
+    if (options.remove_stale_cgroups) cgroup::remove_stale(host);
+    auto created = cgroup::JailCgroup::create(report.id, built.plan.limits, built.plan.cgroup, host);
     if (!created) return std::unexpected(created.error().context("cgroup"));
-    cgroup.emplace(std::move(*created));
+    built.cgroup.emplace(std::move(*created));
     clock.done("create-cgroup");
   }
+  return {};
+}
 
-  jail::Stdio stdio = options.stdio;
-  std::optional<supervise::BoundedCapture> out, err;
+// The command's stdio as `options` asks: the caller's, /dev/null, capture pipes, or relays
+// for what the jail's uid could not reopen.
+struct Streams {
+  jail::Stdio stdio;
   std::optional<CapturePipes> out_pipe, err_pipe;
   sys::UniqueFd null_stdin;
-  if (options.capture && stdio.in < 0 && (::isatty(STDIN_FILENO) || stdin_reaches_stdout())) {
+  std::vector<supervise::Relay> relays;
+  std::vector<sys::UniqueFd> relay_jail_ends;  // until the jail has them
+  TerminalHandback terminal;
+};
+
+Status open_streams(const plan::Plan& plan, const Options& options, Streams& streams) {
+  streams.stdio = options.stdio;
+  if (options.capture && streams.stdio.in < 0 && (::isatty(STDIN_FILENO) || stdin_reaches_stdout())) {
     // Capture mode has no terminal of its own to lend: a caller's terminal on stdin would let
     // the jail read keystrokes, write around the capture and change terminal settings that
     // outlive the run. Nor may stdin reach where the report goes (inetd/ssh style, one socket
     // for both): the jail could write a forged report before the real one. A pipe or file on
     // stdin is still passed through.
-    null_stdin = sys::UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-    if (!null_stdin) return fail_errno("open /dev/null for the jail's stdin");
-    stdio.in = null_stdin.get();
+    streams.null_stdin = sys::UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!streams.null_stdin) return fail_errno("open /dev/null for the jail's stdin");
+    streams.stdio.in = streams.null_stdin.get();
   }
   if (options.capture) {
-    auto o = capture_pipe(*plan), e = capture_pipe(*plan);
+    auto o = capture_pipe(plan), e = capture_pipe(plan);
     if (!o) return std::unexpected(o.error());
     if (!e) return std::unexpected(e.error());
-    out_pipe.emplace(std::move(*o));
-    err_pipe.emplace(std::move(*e));
-    stdio.out = out_pipe->write_end.get();
-    stdio.err = err_pipe->write_end.get();
+    streams.out_pipe.emplace(std::move(*o));
+    streams.err_pipe.emplace(std::move(*e));
+    streams.stdio.out = streams.out_pipe->write_end.get();
+    streams.stdio.err = streams.err_pipe->write_end.get();
   }
-  std::vector<supervise::Relay> relays;
-  std::vector<sys::UniqueFd> relay_jail_ends;
-  if (auto ok = route_streams(*plan, options.capture, stdio, relays, relay_jail_ends); !ok) return ok;
-  TerminalHandback terminal;
-  if (!plan->new_session && stdio.in < 0 && ::isatty(STDIN_FILENO) && ::tcgetpgrp(STDIN_FILENO) == ::getpgrp()) {
-    stdio.take_terminal = true;
-    terminal.arm();
+  if (auto ok = route_streams(plan, options.capture, streams.stdio, streams.relays, streams.relay_jail_ends); !ok)
+    return ok;
+  if (!plan.new_session && streams.stdio.in < 0 && ::isatty(STDIN_FILENO) &&
+      ::tcgetpgrp(STDIN_FILENO) == ::getpgrp()) {
+    streams.stdio.take_terminal = true;
+    streams.terminal.arm();
   }
+  return {};
+}
 
-  started_ms = sys::monotonic_ms();
-  auto spawned = jail::spawn(*plan, *filter, cgroup ? &*cgroup : nullptr, stdio, options.verbose);
-  if (!spawned) return std::unexpected(spawned.error().context("spawn"));
-  clock.done("clone-jail");
-  relay_jail_ends.clear();  // the jail holds them: their pipes end when the jail's last writer goes
+// From a started command to the report: capture, supervise, usage (less `baseline`, what the
+// cgroup had counted before the command), cgroup removal.
+void supervise_and_record(const plan::Plan& plan, jail::Jail& jail, std::optional<cgroup::JailCgroup>& cgroup,
+                          Streams& streams, const Options& options, report::Report& report, double started_ms,
+                          StageClock& clock, const std::optional<cgroup::Usage>& baseline) {
+  streams.relay_jail_ends.clear();  // the jail holds them: their pipes end when its last writer goes
+  std::optional<supervise::BoundedCapture> out, err;
   if (options.capture) {
     // Only the jail holds the write ends now: EOF means every jailed writer is gone.
-    out.emplace(std::move(out_pipe->read_end), plan->limits.output_bytes);
-    err.emplace(std::move(err_pipe->read_end), plan->limits.output_bytes);
+    out.emplace(std::move(streams.out_pipe->read_end), plan.limits.output_bytes);
+    err.emplace(std::move(streams.err_pipe->read_end), plan.limits.output_bytes);
     if (options.on_output) {
       out->on_kept([&](std::string_view bytes) { options.on_output(Stream::out, bytes); });
       err->on_kept([&](std::string_view bytes) { options.on_output(Stream::err, bytes); });
     }
-    out_pipe.reset();
-    err_pipe.reset();
+    streams.out_pipe.reset();
+    streams.err_pipe.reset();
   }
 
-  supervise::Inputs inputs{*plan, *spawned, cgroup ? &*cgroup : nullptr, options.signal_fd, &out, &err, started_ms,
-                           &relays};
+  supervise::Inputs inputs{plan, jail, cgroup ? &*cgroup : nullptr, options.signal_fd, &out, &err, started_ms,
+                           &streams.relays};
   supervise::Supervised supervised = supervise::run(inputs);
   clock.done("supervise");
 
   std::optional<cgroup::Usage> usage;
   if (cgroup) usage = cgroup->usage();
-  report::record_run(report, *plan, supervised, usage);
+  if (usage && baseline) {
+    // A pooled jail's init ran its setup in this cgroup before the command came.
+    auto less = [](std::optional<double>& value, const std::optional<double>& before) {
+      if (value && before) *value = std::max(0.0, *value - *before);
+    };
+    less(usage->user_ms, baseline->user_ms);
+    less(usage->system_ms, baseline->system_ms);
+  }
+  report::record_run(report, plan, supervised, usage);
   if (out) report.stdout_capture = out->result();
   if (err) report.stderr_capture = err->result();
   clock.done("read-usage");
-  if (cgroup && !spawned->init.running()) {
+  if (cgroup && !jail.init.running()) {
     // pid 1 is reaped, so the jail is empty: remove its cgroup now, to time it. (Otherwise
     // the jail's owner, destroyed first, kills and reaps pid 1 before the cgroup goes.)
     cgroup.reset();
     clock.done("remove-cgroup");
   }
+}
+
+Status stages(const policy::Policy& policy, const std::vector<std::string>& command,
+              const std::map<std::string, std::string>& env, const Options& options, report::Report& report,
+              double& started_ms) {
+  StageClock clock;
+  Built built;
+  if (auto ok = build(policy, command, env, options, report, clock, built); !ok) return ok;
+  Streams streams;
+  if (auto ok = open_streams(built.plan, options, streams); !ok) return ok;
+
+  started_ms = sys::monotonic_ms();
+  auto spawned = jail::spawn(built.plan, *built.filter, built.cgroup ? &*built.cgroup : nullptr, streams.stdio,
+                             options.verbose);
+  if (!spawned) return std::unexpected(spawned.error().context("spawn"));
+  clock.done("clone-jail");
+  supervise_and_record(built.plan, *spawned, built.cgroup, streams, options, report, started_ms, clock, std::nullopt);
   return {};
 }
 
@@ -312,6 +360,94 @@ Status execute(const policy::Policy& policy, const std::vector<std::string>& com
                const std::map<std::string, std::string>& env, const Options& options, report::Report& report) {
   double started_ms = sys::monotonic_ms();
   Status done = stages(policy, command, env, options, report, started_ms);
+  report.wall_time_ms = sys::monotonic_ms() - started_ms;
+  return done;
+}
+
+}  // namespace aj::pipeline
+
+namespace aj::pipeline {
+
+struct WarmJail::State {
+  Built built;             // the jail's own plan: the init's copy is completed with the command
+  std::optional<jail::Jail> jail;
+  double built_ms = 0;     // how long building it took (for -v)
+};
+
+WarmJail::WarmJail() : state_(std::make_unique<State>()) {}
+WarmJail::~WarmJail() {
+  if (!state_) return;
+  state_->jail.reset();    // pid 1 killed and reaped before its cgroup is removed
+  state_->built.cgroup.reset();
+}
+int WarmJail::sync_fd() const { return state_->jail->sync.get(); }
+int WarmJail::init_pidfd() const { return state_->jail->init.pidfd(); }
+
+Result<std::unique_ptr<WarmJail>> prepare(const policy::Policy& policy, const Options& options,
+                                          const std::string& name) {
+  StageClock clock;
+  std::unique_ptr<WarmJail> warm(new WarmJail());
+  report::Report scratch_report;  // what build() records is recorded again for the real run
+  scratch_report.id = name;
+  // The plan of a command that is not there yet: its argv, environment and limits are replaced
+  // when it comes; everything else (mounts, namespaces, cgroup, filter) is the policy's.
+  if (auto ok = build(policy, {"true"}, {}, options, scratch_report, clock, warm->state_->built); !ok) return std::unexpected(ok.error());
+  auto& built = warm->state_->built;
+  auto spawned = jail::spawn_waiting(built.plan, *built.filter, built.cgroup ? &*built.cgroup : nullptr, options.verbose);
+  if (!spawned) return std::unexpected(spawned.error().context("spawn"));
+  warm->state_->jail.emplace(std::move(*spawned));
+  if (auto ok = jail::await_waiting(*warm->state_->jail); !ok) return std::unexpected(ok.error().context("pooled jail"));
+  clock.done("build-pooled-jail");
+  return warm;
+}
+
+std::optional<std::string> cannot_serve(const WarmJail& warm, const plan::Plan& plan) {
+  const plan::Plan& jail = warm.state_->built.plan;
+  // What was applied when the jail was built must be what this command's plan says.
+  if (jail.clone_flags != plan.clone_flags || jail.mounts.size() != plan.mounts.size())
+    return "its namespaces or mounts differ";
+  if (jail.uid_map.outside != plan.uid_map.outside || jail.gid_map.outside != plan.gid_map.outside)
+    return "its host ids differ";
+  if (jail.limits.memory_bytes != plan.limits.memory_bytes || jail.limits.pids != plan.limits.pids ||
+      jail.limits.cpus != plan.limits.cpus)
+    return "its cgroup limits (memory, pids, cpus) differ";
+  if (jail.seccomp.allow != plan.seccomp.allow || jail.seccomp.deny != plan.seccomp.deny ||
+      jail.seccomp.default_action != plan.seccomp.default_action)
+    return "its seccomp filter differs";
+  return std::nullopt;
+}
+
+Status run_in(WarmJail& warm, const policy::Policy& policy, const std::vector<std::string>& command,
+              const std::map<std::string, std::string>& env, const Options& options, report::Report& report) {
+  double started_ms = sys::monotonic_ms();
+  Status done = [&]() -> Status {
+    StageClock clock;
+    auto& state = *warm.state_;
+    report.policy_sha256 = policy::sha256_hex(policy);
+    report::record_limits(report, policy.limits);
+    host::Host host = options.host ? *options.host : host::probe();
+    host.landlock_abi_cap = options.landlock_max_abi;
+    // The command runs as the ids the jail was built with.
+    if (state.built.lease) host.leased_id = state.built.lease->id();
+    else if (options.lease) host.leased_id = options.lease->id();
+    auto plan = plan::build(policy, host, command, env);
+    if (!plan) return std::unexpected(plan.error().context("plan"));
+    if (auto why = cannot_serve(warm, *plan)) return fail(EINVAL, "this pooled jail cannot run the command: " + *why);
+    report.warnings = plan->warnings;
+    clock.done("plan");
+    Streams streams;
+    if (auto ok = open_streams(*plan, options, streams); !ok) return ok;
+    std::optional<cgroup::Usage> baseline;
+    if (state.built.cgroup) baseline = state.built.cgroup->usage();
+    // The wall clock of the run starts as the command is handed over, not when the jail was built.
+    started_ms = sys::monotonic_ms();
+    if (auto ok = jail::hand_over(*state.jail, *plan, streams.stdio); !ok)
+      return std::unexpected(ok.error().context("pooled jail"));
+    clock.done("hand-over");
+    supervise_and_record(*plan, *state.jail, state.built.cgroup, streams, options, report, started_ms, clock,
+                         baseline);
+    return {};
+  }();
   report.wall_time_ms = sys::monotonic_ms() - started_ms;
   return done;
 }

@@ -5,13 +5,17 @@
 
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "base/error.h"
 #include "host/ids.h"
+#include "host/host.h"
 #include "jail/child.h"
+#include "plan/plan.h"
 #include "policy/model.h"
 #include "report/report.h"
 #include "sys/fd.h"
@@ -42,6 +46,10 @@ struct Options {
   // (`serve` leases before it writes the request's files, which the jail's uid must own).
   host::IdRange id_range = host::kDefaultJailIds;
   const host::IdLease* lease = nullptr;
+  // A long-running caller (serve) probes the host once and removes stale cgroups once, at its
+  // start; null / false: probe now and sweep stale cgroups before creating this run's.
+  const host::Host* host = nullptr;
+  bool remove_stale_cgroups = true;
 };
 
 // Runs `command` under `policy` (already loaded, overrides applied) with `env` as the caller's
@@ -50,5 +58,42 @@ struct Options {
 // cgroup and must be set.
 Status execute(const policy::Policy& policy, const std::vector<std::string>& command,
                const std::map<std::string, std::string>& env, const Options& options, report::Report& report);
+
+// The warm pool of `agentjail serve` (agentjail-serve(1)): a jail built up to its command —
+// cgroup created, namespaces made, root mounted and entered, filter compiled — with pid 1
+// waiting at its wait-for-command step. It runs exactly one command (run_in) and is destroyed
+// with this object; nothing of it is reused.
+class WarmJail {
+ public:
+  ~WarmJail();
+  WarmJail(const WarmJail&) = delete;
+  WarmJail& operator=(const WarmJail&) = delete;
+  // Readable when the jail ends (or speaks) before its command comes: poll them while waiting.
+  int sync_fd() const;
+  int init_pidfd() const;
+
+ private:
+  WarmJail();
+  struct State;
+  std::unique_ptr<State> state_;
+  friend Result<std::unique_ptr<WarmJail>> prepare(const policy::Policy&, const Options&, const std::string&);
+  friend std::optional<std::string> cannot_serve(const WarmJail&, const plan::Plan&);
+  friend Status run_in(WarmJail&, const policy::Policy&, const std::vector<std::string>&,
+                       const std::map<std::string, std::string>&, const Options&, report::Report&);
+};
+
+// Builds a jail of `policy` (its own limits) up to its command; `name` names its cgroup.
+// Returns once pid 1 waits for the command; a setup error of any step is the error.
+Result<std::unique_ptr<WarmJail>> prepare(const policy::Policy& policy, const Options& options, const std::string& name);
+
+// Why `warm` cannot run a command planned as `plan` (its jail was built otherwise), or nullopt.
+std::optional<std::string> cannot_serve(const WarmJail& warm, const plan::Plan& plan);
+
+// As execute, in `warm`: `policy` is the one the jail was built from with the request's
+// tightened limits and environment; only what the command child applies (argv, env, cwd,
+// rlimits) and what the supervisor enforces (wall and CPU time, output) may differ. The
+// report's wall time counts from the hand-over of the command.
+Status run_in(WarmJail& warm, const policy::Policy& policy, const std::vector<std::string>& command,
+              const std::map<std::string, std::string>& env, const Options& options, report::Report& report);
 
 }  // namespace aj::pipeline

@@ -112,6 +112,8 @@ std::string ndjson_line(const json& value);
 struct PoolState {
   unsigned ready = 0;
   unsigned target = 0;
+  uint64_t served = 0;  // runs a pooled jail ran (metrics only)
+  uint64_t cold = 0;    // runs of this policy built cold: the pool was empty or could not serve them
 };
 json health_body(const std::map<std::string, PoolState>& pools);
 

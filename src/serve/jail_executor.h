@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "host/ids.h"
+#include "host/host.h"
 #include "policy/load.h"
 #include "serve/executor.h"
 
@@ -25,7 +26,7 @@ namespace aj::serve {
 
 struct JailExecutorConfig {
   std::map<std::string, policy::Loaded> policies;  // by name
-  std::map<std::string, unsigned> pools;           // reported with ready 0: no warm jails yet
+  std::map<std::string, unsigned> pools;           // --pool NAME=N: N jails of NAME kept ready
   unsigned max_jails = 4;
   std::string audit_log;                           // "" for the policies' own
   int kill_after_ms = 5000;                        // a cancelled worker still there by then is SIGKILLed
@@ -45,14 +46,28 @@ class JailExecutor : public Executor {
   int next_tick_ms() override;
   void on_tick() override;
   std::map<std::string, PoolState> pools() const override;
-  void begin_shutdown() override { shutting_down_ = true; }
-  bool idle() const override { return runs_.empty(); }
+  void begin_shutdown() override;
+  bool idle() const override;
 
  private:
   struct Run;
+  struct Pooled;
+  struct PoolStats {
+    unsigned target = 0;
+    uint64_t served = 0, cold = 0;
+    double retry_at = 0;  // monotonic ms: no new pooled jail before (after one failed)
+  };
   void finish(const std::string& id);
+  void refill();
+  bool start_pooled(const std::string& policy);
+  void pooled_event(Pooled& pooled, int fd);
+  void reap_pooled();
+  Pooled* take_pooled(const RunRequest& request);
   JailExecutorConfig config_;
+  std::unique_ptr<host::Host> host_;  // probed once, when the server starts
   std::map<std::string, std::unique_ptr<Run>> runs_;
+  std::vector<std::unique_ptr<Pooled>> pooled_;
+  std::map<std::string, PoolStats> pool_stats_;
   bool shutting_down_ = false;
 };
 

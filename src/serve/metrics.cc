@@ -59,6 +59,10 @@ void Metrics::add(std::string_view name, const Labels& labels, double amount) {
   if (Family* family = find(name, Type::counter)) family->series[render_labels(labels)].value += amount;
 }
 
+void Metrics::set_total(std::string_view name, const Labels& labels, double total) {
+  if (Family* family = find(name, Type::counter)) family->series[render_labels(labels)].value = total;
+}
+
 void Metrics::set(std::string_view name, const Labels& labels, double value) {
   if (Family* family = find(name, Type::gauge)) family->series[render_labels(labels)].value = value;
 }
@@ -104,6 +108,7 @@ Metrics server_metrics() {
   metrics.gauge("agentjail_connections", "Client connections open now");
   metrics.gauge("agentjail_pool_ready", "Warm jails ready, by policy");
   metrics.gauge("agentjail_pool_target", "Warm jails wanted (--pool NAME=N), by policy");
+  metrics.counter("agentjail_pool_runs_total", "Runs of pooled policies, by where they ran (pooled jail or built cold)");
   // From a fraction of a millisecond (an answer from a warm jail) to the default wall time and
   // beyond: runs take as long as the command does.
   metrics.histogram("agentjail_request_duration_seconds", "Time from a complete request to the end of its answer, by route",

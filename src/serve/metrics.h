@@ -20,6 +20,8 @@ class Metrics {
   void histogram(std::string name, std::string help, std::vector<double> bounds);
 
   void add(std::string_view name, const Labels& labels, double amount = 1);
+  // A counter whose running total is kept elsewhere (the executor's): set to that total.
+  void set_total(std::string_view name, const Labels& labels, double total);
   void set(std::string_view name, const Labels& labels, double value);
   void observe(std::string_view name, const Labels& labels, double value);
 

@@ -542,6 +542,8 @@ std::string Server::metrics_text() {
   for (const auto& [name, pool] : executor_.pools()) {
     metrics_.set("agentjail_pool_ready", {{"policy", name}}, pool.ready);
     metrics_.set("agentjail_pool_target", {{"policy", name}}, pool.target);
+    metrics_.set_total("agentjail_pool_runs_total", {{"policy", name}, {"jail", "pooled"}}, static_cast<double>(pool.served));
+    metrics_.set_total("agentjail_pool_runs_total", {{"policy", name}, {"jail", "cold"}}, static_cast<double>(pool.cold));
   }
   return metrics_.render();
 }

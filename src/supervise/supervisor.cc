@@ -204,7 +204,10 @@ class Loop {
       case jail::MsgType::exited:
         result_.observed.command_status = static_cast<int>(msg.value);
         break;
-      case jail::MsgType::go: break;
+      case jail::MsgType::go:
+      case jail::MsgType::waiting:  // a pooled jail's: read before its command was handed over
+      case jail::MsgType::stdio:
+      case jail::MsgType::command: break;
     }
   }
 

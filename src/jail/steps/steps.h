@@ -32,6 +32,8 @@ Status bring_up_loopback(ChildContext& ctx);  // network.mode = "loopback"
 // fds.cc: descriptors
 Status park_sync_fd(ChildContext& ctx);       // move the supervisor socket to plan.child_sync_fd
 Status close_init_fds(ChildContext& ctx);     // init: everything but the socket
+// handoff.cc: a pooled jail
+Status wait_for_command(ChildContext& ctx);   // pooled only: say "waiting", take stdio and the command
 // fork.cc
 Status fork_command(ChildContext& ctx);       // the command child (runs command_main), and "started"
 
