@@ -33,7 +33,7 @@ std::string clone_hint(int err) {
 }  // namespace
 
 Result<Jail> spawn(const plan::Plan& plan, const seccomp::Filter& filter, cgroup::JailCgroup* cgroup,
-                   const Stdio& stdio, bool verbose) {
+                   const Stdio& stdio, bool verbose, std::span<const PreparedMount> prepared) {
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return fail_errno("socketpair");
   sys::UniqueFd ours(pair[0]), theirs(pair[1]);
@@ -56,6 +56,7 @@ Result<Jail> spawn(const plan::Plan& plan, const seccomp::Filter& filter, cgroup
     ours.reset();
     ChildContext ctx{plan, filter, stdio, verbose, theirs.release()};
     for (auto& fd : join_fds) ctx.cgroup_join_fds.push_back(fd.release());
+    ctx.prepared = prepared;
     init_main(ctx);
   }
 

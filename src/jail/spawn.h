@@ -19,7 +19,8 @@ struct Jail {
 
 // Starts pid 1 of the jail and lets it build the root. Returns once it is on its way; its
 // progress and failures arrive on Jail::sync. `cgroup` may be null (no cgroup enforcement).
+// `prepared`: per plan.mounts entry, what the supervisor made for it (workspace/), or empty.
 Result<Jail> spawn(const plan::Plan& plan, const seccomp::Filter& filter, cgroup::JailCgroup* cgroup,
-                   const Stdio& stdio, bool verbose);
+                   const Stdio& stdio, bool verbose, std::span<const PreparedMount> prepared = {});
 
 }  // namespace aj::jail

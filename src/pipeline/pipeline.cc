@@ -17,6 +17,8 @@
 #include "report/record.h"
 #include "seccomp/precompiled.h"
 #include "supervise/supervisor.h"
+#include "workspace/changes.h"
+#include "workspace/prepare.h"
 
 namespace aj::pipeline {
 namespace {
@@ -57,6 +59,15 @@ Result<CapturePipes> capture_pipe() {
   return pipes;
 }
 
+// The workspace source as the probe looks at it: a relative one is the caller's cwd's (the
+// command line resolves it first; a policy given to `serve` may not).
+std::string workspace_path(const std::string& source) {
+  if (!source.empty() && source.front() == '/') return source;
+  char buf[4096];
+  std::string cwd = ::getcwd(buf, sizeof buf) ? buf : "/";
+  return source == "." || source.empty() ? cwd : cwd + "/" + source;
+}
+
 Status stages(const policy::Policy& policy, const std::vector<std::string>& command,
               const std::map<std::string, std::string>& env, const Options& options, report::Report& report,
               double& started_ms) {
@@ -66,16 +77,24 @@ Status stages(const policy::Policy& policy, const std::vector<std::string>& comm
 
   host::Host host = host::probe();
   host.landlock_abi_cap = options.landlock_max_abi;
+  if (policy.workspace) host.workspace = host::probe_workspace(workspace_path(policy.workspace->source), host);
   clock.done("probe-host");
   auto plan = plan::build(policy, host, command, env);
   if (!plan) return std::unexpected(plan.error().context("plan"));
   report.warnings = plan->warnings;
+  report::record_workspace(report, *plan, nullptr, false);
   for (const auto& warning : plan->warnings) spdlog::info("warning: {}", warning);
   clock.done("plan");
 
   auto filter = seccomp::filter_for(plan->seccomp);
   if (!filter) return std::unexpected(filter.error().context("seccomp"));
   clock.done("seccomp-filter");
+
+  // Before the cgroup and the jail: a keep_changes directory that cannot be used, or an
+  // idmapped mount or overlay scratch that cannot be made, is a setup error with nothing run.
+  auto prepared = workspace::prepare(*plan);
+  if (!prepared) return std::unexpected(prepared.error());
+  if (plan->workspace) clock.done("prepare-workspace");
 
   std::optional<cgroup::JailCgroup> cgroup;
   if (plan->cgroup.kind != plan::CgroupKind::none) {
@@ -111,7 +130,7 @@ Status stages(const policy::Policy& policy, const std::vector<std::string>& comm
   }
 
   started_ms = sys::monotonic_ms();
-  auto spawned = jail::spawn(*plan, *filter, cgroup ? &*cgroup : nullptr, stdio, options.verbose);
+  auto spawned = jail::spawn(*plan, *filter, cgroup ? &*cgroup : nullptr, stdio, options.verbose, prepared->mounts());
   if (!spawned) return std::unexpected(spawned.error().context("spawn"));
   clock.done("clone-jail");
   if (options.capture) {
@@ -136,6 +155,18 @@ Status stages(const policy::Policy& policy, const std::vector<std::string>& comm
   if (out) report.stdout_capture = out->result();
   if (err) report.stderr_capture = err->result();
   clock.done("read-usage");
+  if (plan->workspace && plan->workspace->overlay_index) {
+    // The upper layer is read once nothing in the jail can write it any more: pid 1's end
+    // takes every process of its pid namespace with it.
+    if (spawned->init.running()) {
+      spawned->init.kill(SIGKILL);
+      (void)spawned->init.wait();
+    }
+    const bool keep = prepared->keep() >= 0;
+    workspace::Changes changes = workspace::collect(prepared->upper(), plan->workspace->source, prepared->keep());
+    report::record_workspace(report, *plan, &changes, keep);
+    clock.done("workspace-changes");
+  }
   if (cgroup && !spawned->init.running()) {
     // pid 1 is reaped, so the jail is empty: remove its cgroup now, to time it. (Otherwise
     // the jail's owner, destroyed first, kills and reaps pid 1 before the cgroup goes.)
