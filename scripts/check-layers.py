@@ -16,7 +16,7 @@ LAYERS = [
     ("vocabulary", {"limits", "syscalls", "egress"}),
     ("inputs", {"policy", "host"}),
     ("plan", {"plan"}),
-    ("executors", {"cgroup", "seccomp", "jail", "supervise", "net"}),
+    ("executors", {"cgroup", "seccomp", "jail", "supervise", "net", "workspace"}),
     ("report", {"report"}),
     ("front ends", {"cli", "serve", "http", "mcp", "pipeline", "build_tools"}),
 ]

@@ -2,7 +2,7 @@
 # The default command of scripts/vm-test.sh, run as root in the cgroup-v2 VM: the integration
 # tests that matter for cgroups and doctor, as root (cgroup v2 enforces) and as an ordinary
 # user (no delegation: the rlimit fallback), the Landlock tests (the 6.1 kernel's older ABI),
-# plus a smoke set of the run report. AGENTJAIL,
+# the workspace tests (a 9p root: no idmapped mounts, the fallback), plus a smoke set of the run report. AGENTJAIL,
 # AGENTJAIL_PROBES and AGENTJAIL_SOURCE_DIR are set by the VM's command script.
 set -u
 cd "$AGENTJAIL_SOURCE_DIR"
@@ -10,7 +10,8 @@ pytest() { /usr/bin/python3 -m pytest -q -rs --color=no -p no:cacheprovider "$@"
 
 "$AGENTJAIL" doctor
 echo "== as root"
-pytest tests/integration/test_cgroup.py tests/integration/test_doctor.py tests/integration/test_landlock.py
+pytest tests/integration/test_cgroup.py tests/integration/test_doctor.py tests/integration/test_landlock.py \
+  tests/integration/test_workspace.py
 root=$?
 echo "== as uid 65534"
 # The repository may be where only root can enter (a clone in a mktemp -d, or under /root, seen
@@ -28,7 +29,7 @@ chmod 755 "$stage" "$stage/agentjail"
   env HOME=/tmp AGENTJAIL="$stage/agentjail" AGENTJAIL_PROBES="$stage/probe" AGENTJAIL_SOURCE_DIR="$stage" \
   /usr/bin/python3 -m pytest -q -rs --color=no -p no:cacheprovider \
   "$stage/tests/integration/test_cgroup.py" "$stage/tests/integration/test_doctor.py" \
-  "$stage/tests/integration/test_landlock.py")
+  "$stage/tests/integration/test_landlock.py" "$stage/tests/integration/test_workspace.py")
 user=$?
 rm -rf "$stage"
 echo "== smoke: run report"

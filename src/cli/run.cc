@@ -188,6 +188,14 @@ Runner add_run(CLI::App& root, std::vector<std::string>& command) {
   auto& o = options->overrides;
   cmd->add_option("--ro", o.ro, "Add a read-only bind mount SRC[:DST]")->type_name("SRC[:DST]");
   cmd->add_option("--rw", o.rw, "Add a read-write bind mount SRC[:DST]")->type_name("SRC[:DST]");
+  cmd->add_option("-w,--workspace", o.workspace,
+                  "The caller's directory SRC in the jail at DST (/work), MODE ro, rw or overlay (ro); the command "
+                  "starts there: -w . , -w .:rw, -w .:/src:overlay")
+      ->type_name("SRC[:DST][:MODE]");
+  cmd->add_option("--changes", o.changes,
+                  "Overlay workspace: copy the files the command added or changed into this new or empty directory "
+                  "(workspace.keep_changes)")
+      ->type_name("DIR");
   cmd->add_option("--tmpfs", o.tmpfs, "Add a tmpfs DST[:SIZE]")->type_name("DST[:SIZE]");
   cmd->add_option("--cwd", o.cwd, "Working directory inside the jail (process.cwd)")->type_name("DIR");
   cmd->add_option("--env", o.env, "Set a variable in the jail (process.env); repeatable")->type_name("NAME=VALUE");

@@ -42,6 +42,17 @@ struct CgroupV1Controller {
   std::string self_dir() const;  // mount + self
 };
 
+// The workspace's source directory as this caller finds it (probe_workspace), for the planner.
+struct WorkspaceSource {
+  std::string path;          // absolute, as the policy resolved it
+  int error = 0;             // errno of stat(): ENOENT, EACCES, ...; 0 when found
+  bool is_dir = false;
+  uint32_t uid = 0, gid = 0; // its owner
+  uint32_t mode = 0;
+  std::string fs_type;       // "ext4", "9p", ... (statfs magic), or the magic in hex
+  bool fs_idmappable = false;  // a filesystem type Linux supports idmapped mounts on (at this kernel)
+};
+
 struct Host {
   // Who runs agentjail.
   uid_t uid = 0, euid = 0;
@@ -80,10 +91,15 @@ struct Host {
   // and newgidmap are installed to map them.
   std::vector<IdRange> subuids, subgids;
   bool newidmap_tools = false;
+  // Not probed by probe(): the caller fills it with probe_workspace() when the policy has one.
+  std::optional<WorkspaceSource> workspace;
 };
 
 // Reads /proc, /sys and a few harmless syscalls; creates nothing, forks nothing.
 Host probe();
+
+// stat()s the workspace source `path` (following symlinks, as the bind will) and its filesystem.
+WorkspaceSource probe_workspace(const std::string& path, const Host& host);
 
 // Doctor only (forks): creates a user namespace in a child process and returns "" on success
 // or what failed ("unshare(CLONE_NEWUSER): Operation not permitted"). `as_uid` >= 0 (root

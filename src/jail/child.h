@@ -22,6 +22,16 @@ struct Stdio {
   bool take_terminal = false;
 };
 
+// What the supervisor made on the host side for one mount of the plan before clone
+// (workspace/prepare.h): -1 where nothing.
+struct PreparedMount {
+  int tree = -1;          // bind with an idmap: the detached idmapped mount, flags already set
+  // overlay: its upper and work directories on the host, opened by the init (open-sources,
+  // with the caller's access) so that they are mounts of the jail's own namespace, which
+  // overlayfs requires of its layers.
+  std::string upper_path, work_path;
+};
+
 struct ChildContext {
   const plan::Plan& plan;
   const seccomp::Filter& filter;
@@ -32,9 +42,11 @@ struct ChildContext {
   // A pooled jail (spawn_waiting): `plan` itself, which the wait-for-command step completes with
   // the command that arrives (argv, env, cwd, rlimits). Null: the command is in the plan already.
   plan::Plan* waiting_plan = nullptr;
+  std::span<const PreparedMount> prepared;  // per plan.mounts entry, or empty
 
   // Filled in by the steps, in order.
-  std::vector<int> source_fds;    // per plan.mounts entry: O_PATH fd of a bind's source, or -1
+  std::vector<int> source_fds;    // per plan.mounts entry: O_PATH fd of a bind's source (an overlay's upper), or -1
+  std::vector<int> work_fds;      // per plan.mounts entry: an overlay's work directory, or -1
   int root_fd = -1;               // the new root while it is being built
   std::string exec_path;          // argv[0] resolved against the jail's PATH
   int listener_fd = -1;           // seccomp user-notify fd, until it is sent

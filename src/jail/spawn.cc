@@ -56,7 +56,8 @@ std::string clone_hint(int err) {
 }
 
 Result<Jail> start(const plan::Plan& plan, plan::Plan* waiting_plan, const seccomp::Filter& filter,
-                   cgroup::JailCgroup* cgroup, const Stdio& stdio, bool verbose) {
+                   cgroup::JailCgroup* cgroup, const Stdio& stdio, bool verbose,
+                   std::span<const PreparedMount> prepared) {
   int pair[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) return fail_errno("socketpair");
   sys::UniqueFd ours(pair[0]), theirs(pair[1]);
@@ -80,6 +81,7 @@ Result<Jail> start(const plan::Plan& plan, plan::Plan* waiting_plan, const secco
     ChildContext ctx{plan, filter, stdio, verbose, theirs.release()};
     ctx.waiting_plan = waiting_plan;
     for (auto& fd : join_fds) ctx.cgroup_join_fds.push_back(fd.release());
+    ctx.prepared = prepared;
     init_main(ctx);
   }
 
@@ -98,13 +100,13 @@ Result<Jail> start(const plan::Plan& plan, plan::Plan* waiting_plan, const secco
 }  // namespace
 
 Result<Jail> spawn(const plan::Plan& plan, const seccomp::Filter& filter, cgroup::JailCgroup* cgroup,
-                   const Stdio& stdio, bool verbose) {
-  return start(plan, nullptr, filter, cgroup, stdio, verbose);
+                   const Stdio& stdio, bool verbose, std::span<const PreparedMount> prepared) {
+  return start(plan, nullptr, filter, cgroup, stdio, verbose, prepared);
 }
 
 Result<Jail> spawn_waiting(plan::Plan& plan, const seccomp::Filter& filter, cgroup::JailCgroup* cgroup,
-                           bool verbose) {
-  return start(plan, &plan, filter, cgroup, Stdio{}, verbose);
+                           bool verbose, std::span<const PreparedMount> prepared) {
+  return start(plan, &plan, filter, cgroup, Stdio{}, verbose, prepared);
 }
 
 }  // namespace aj::jail

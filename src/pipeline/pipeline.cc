@@ -25,6 +25,8 @@
 #include "report/record.h"
 #include "seccomp/precompiled.h"
 #include "supervise/supervisor.h"
+#include "workspace/changes.h"
+#include "workspace/prepare.h"
 
 namespace aj::pipeline {
 namespace {
@@ -183,12 +185,22 @@ Result<CapturePipes> capture_pipe(const plan::Plan& plan) {
   return pipes;
 }
 
+// The workspace source as the probe looks at it: a relative one is the caller's cwd's (the
+// command line resolves it first; a policy given to `serve` may not).
+std::string workspace_path(const std::string& source) {
+  if (!source.empty() && source.front() == '/') return source;
+  char buf[4096];
+  std::string cwd = ::getcwd(buf, sizeof buf) ? buf : "/";
+  return source == "." || source.empty() ? cwd : cwd + "/" + source;
+}
+
 // The jail's data and its cgroup: everything before the clone.
 struct Built {
   // Held until the jail is gone: declared first, destroyed after the cgroup and the jail.
   std::optional<host::IdLease> lease;
   plan::Plan plan;
   std::optional<seccomp::Filter> filter;
+  std::optional<workspace::Prepared> prepared;  // the workspace's idmapped tree or overlay scratch
   std::optional<cgroup::JailCgroup> cgroup;
 };
 
@@ -200,6 +212,7 @@ Status build(const policy::Policy& policy, const std::vector<std::string>& comma
 
   host::Host host = options.host ? *options.host : host::probe();
   host.landlock_abi_cap = options.landlock_max_abi;
+  if (policy.workspace) host.workspace = host::probe_workspace(workspace_path(policy.workspace->source), host);
   clock.done("probe-host");
   if (auto range = plan::id_lease_range(policy, host, options.id_range)) {
     if (options.lease) {
@@ -219,6 +232,7 @@ Status build(const policy::Policy& policy, const std::vector<std::string>& comma
   if (!plan) return std::unexpected(plan.error().context("plan"));
   built.plan = std::move(*plan);
   report.warnings = built.plan.warnings;
+  report::record_workspace(report, built.plan, nullptr, false);
   for (const auto& warning : built.plan.warnings) spdlog::info("warning: {}", warning);
   clock.done("plan");
 
@@ -226,6 +240,13 @@ Status build(const policy::Policy& policy, const std::vector<std::string>& comma
   if (!filter) return std::unexpected(filter.error().context("seccomp"));
   built.filter.emplace(std::move(*filter));
   clock.done("seccomp-filter");
+
+  // Before the cgroup and the jail: a keep_changes directory that cannot be used, or an
+  // idmapped mount or overlay scratch that cannot be made, is a setup error with nothing run.
+  auto prepared = workspace::prepare(built.plan);
+  if (!prepared) return std::unexpected(prepared.error());
+  built.prepared.emplace(std::move(*prepared));
+  if (built.plan.workspace) clock.done("prepare-workspace");
 
   if (built.plan.cgroup.kind != plan::CgroupKind::none) {
     if (options.remove_stale_cgroups) cgroup::remove_stale(host);
@@ -282,8 +303,9 @@ Status open_streams(const plan::Plan& plan, const Options& options, Streams& str
 // From a started command to the report: capture, supervise, usage (less `baseline`, what the
 // cgroup had counted before the command), cgroup removal.
 void supervise_and_record(const plan::Plan& plan, jail::Jail& jail, std::optional<cgroup::JailCgroup>& cgroup,
-                          Streams& streams, const Options& options, report::Report& report, double started_ms,
-                          StageClock& clock, const std::optional<cgroup::Usage>& baseline) {
+                          const workspace::Prepared* prepared, Streams& streams, const Options& options,
+                          report::Report& report, double started_ms, StageClock& clock,
+                          const std::optional<cgroup::Usage>& baseline) {
   streams.relay_jail_ends.clear();  // the jail holds them: their pipes end when its last writer goes
   std::optional<supervise::BoundedCapture> out, err;
   if (options.capture) {
@@ -317,6 +339,18 @@ void supervise_and_record(const plan::Plan& plan, jail::Jail& jail, std::optiona
   if (out) report.stdout_capture = out->result();
   if (err) report.stderr_capture = err->result();
   clock.done("read-usage");
+  if (plan.workspace && plan.workspace->overlay_index && prepared) {
+    // The upper layer is read once nothing in the jail can write it any more: pid 1's end
+    // takes every process of its pid namespace with it.
+    if (jail.init.running()) {
+      jail.init.kill(SIGKILL);
+      (void)jail.init.wait();
+    }
+    const bool keep = prepared->keep() >= 0;
+    workspace::Changes changes = workspace::collect(prepared->upper(), plan.workspace->source, prepared->keep());
+    report::record_workspace(report, plan, &changes, keep);
+    clock.done("workspace-changes");
+  }
   if (cgroup && !jail.init.running()) {
     // pid 1 is reaped, so the jail is empty: remove its cgroup now, to time it. (Otherwise
     // the jail's owner, destroyed first, kills and reaps pid 1 before the cgroup goes.)
@@ -336,10 +370,10 @@ Status stages(const policy::Policy& policy, const std::vector<std::string>& comm
 
   started_ms = sys::monotonic_ms();
   auto spawned = jail::spawn(built.plan, *built.filter, built.cgroup ? &*built.cgroup : nullptr, streams.stdio,
-                             options.verbose);
+                             options.verbose, built.prepared->mounts());
   if (!spawned) return std::unexpected(spawned.error().context("spawn"));
   clock.done("clone-jail");
-  supervise_and_record(built.plan, *spawned, built.cgroup, streams, options, report, started_ms, clock, std::nullopt);
+  supervise_and_record(built.plan, *spawned, built.cgroup, &*built.prepared, streams, options, report, started_ms, clock, std::nullopt);
   return {};
 }
 
@@ -385,6 +419,8 @@ int WarmJail::init_pidfd() const { return state_->jail->init.pidfd(); }
 
 Result<std::unique_ptr<WarmJail>> prepare(const policy::Policy& policy, const Options& options,
                                           const std::string& name) {
+  // A workspace is one run's (its overlay changes, its owner's files): never pooled.
+  if (policy.workspace) return fail(EINVAL, "a policy with a [workspace] cannot be pooled");
   StageClock clock;
   std::unique_ptr<WarmJail> warm(new WarmJail());
   report::Report scratch_report;  // what build() records is recorded again for the real run
@@ -393,7 +429,8 @@ Result<std::unique_ptr<WarmJail>> prepare(const policy::Policy& policy, const Op
   // when it comes; everything else (mounts, namespaces, cgroup, filter) is the policy's.
   if (auto ok = build(policy, {"true"}, {}, options, scratch_report, clock, warm->state_->built); !ok) return std::unexpected(ok.error());
   auto& built = warm->state_->built;
-  auto spawned = jail::spawn_waiting(built.plan, *built.filter, built.cgroup ? &*built.cgroup : nullptr, options.verbose);
+  auto spawned = jail::spawn_waiting(built.plan, *built.filter, built.cgroup ? &*built.cgroup : nullptr,
+                                     options.verbose, built.prepared->mounts());
   if (!spawned) return std::unexpected(spawned.error().context("spawn"));
   warm->state_->jail.emplace(std::move(*spawned));
   if (auto ok = jail::await_waiting(*warm->state_->jail); !ok) return std::unexpected(ok.error().context("pooled jail"));
@@ -444,8 +481,8 @@ Status run_in(WarmJail& warm, const policy::Policy& policy, const std::vector<st
     if (auto ok = jail::hand_over(*state.jail, *plan, streams.stdio); !ok)
       return std::unexpected(ok.error().context("pooled jail"));
     clock.done("hand-over");
-    supervise_and_record(*plan, *state.jail, state.built.cgroup, streams, options, report, started_ms, clock,
-                         baseline);
+    supervise_and_record(*plan, *state.jail, state.built.cgroup, &*state.built.prepared, streams, options, report,
+                         started_ms, clock, baseline);
     return {};
   }();
   report.wall_time_ms = sys::monotonic_ms() - started_ms;

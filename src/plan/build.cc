@@ -11,6 +11,7 @@
 #include "plan/identity.h"
 #include "plan/landlock.h"
 #include "plan/mounts.h"
+#include "plan/workspace.h"
 
 namespace aj::plan {
 namespace {
@@ -122,20 +123,21 @@ Result<Plan> build(const policy::Policy& policy, const host::Host& host, std::ve
   plan.loopback_up = plan.network == NetworkMode::loopback;
   if (policy.namespaces.uts) plan.hostname = process.hostname;
   plan.mounts = expand_mounts(policy.filesystem.mounts);
+  plan.cwd = process.cwd;
+  if (auto ok = plan_workspace(policy, host, plan); !ok) return std::unexpected(ok.error());
   std::vector<std::string> mount_warnings;
   if (auto checked = check_host_kernel_binds(plan.mounts, mount_warnings); !checked)
     return std::unexpected(checked.error());
 
   plan.argv = std::move(argv);
   plan.env = environment(process, caller_env, &plan.path_env);
-  plan.cwd = process.cwd;
   plan.umask = process.umask;
   plan.new_session = process.new_session;
 
   plan.limits = policy.limits;
   plan.cgroup = decide_cgroup(policy.limits, host);
   plan.rlimits = rlimits_for(plan.limits, plan.cgroup);
-  plan.warnings = plan.cgroup.warnings;
+  plan.warnings.insert(plan.warnings.begin(), plan.cgroup.warnings.begin(), plan.cgroup.warnings.end());
   plan.warnings.insert(plan.warnings.end(), mount_warnings.begin(), mount_warnings.end());
   plan.warnings.insert(plan.warnings.end(), identity_warnings.begin(), identity_warnings.end());
   // Allowed for debugging, never silently: each shares a part of the host with the jail.

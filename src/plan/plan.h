@@ -37,6 +37,8 @@ enum class MountKind {
   mask,        // hide `target`: an empty read-only file over a file, an empty read-only tmpfs
                // (created with `fs_options`) over a directory
   read_only,   // remount an existing mount point inside the jail read-only (bind onto itself)
+  overlay,     // overlayfs over `target`: the mount already there (the workspace's bind) is the
+               // lower layer, the upper and work directories are the supervisor's (workspace/)
 };
 
 struct MountOp {
@@ -57,6 +59,9 @@ struct MountOp {
   // bind: the policy opted in to a source on the host's procfs, sysfs or /dev (checked again on
   // the opened source, where a symlink could have led there).
   bool host_kernel_fs = false;
+  // bind: an idmapped mount, which only the supervisor (host root) can make, before clone: the
+  // source's on-disk ids `inside` appear as (and files created get) host ids `outside`.
+  std::optional<IdMap> idmap_uid, idmap_gid;
 };
 
 struct Rlimit {
@@ -149,6 +154,32 @@ enum class HostIds {
   subordinate,  // an ordinary caller's subordinate ids (/etc/subuid), leased for this jail alone
 };
 
+// The caller's directory in the jail ([workspace], agentjail-policy(5) WORKSPACE).
+enum class WorkspaceMode { ro, rw, overlay };
+const char* to_string(WorkspaceMode mode);  // "ro" | "rw" | "overlay"
+
+// How files the jail writes come to belong to the source's owner.
+enum class WorkspaceOwnership {
+  same_user,        // the jail's host uid is the owner's already
+  idmapped,         // an idmapped mount maps the owner's ids to the jail's
+  mapped_to_owner,  // fallback: the jail's user is mapped to the owner's host uid itself
+  not_owner,        // fallback: neither is possible; the jail writes as its own uid
+};
+const char* to_string(WorkspaceOwnership ownership);
+
+struct WorkspacePlan {
+  std::string source, target;     // host directory (absolute), where it appears in the jail
+  WorkspaceMode mode = WorkspaceMode::ro;
+  std::string keep_changes;       // overlay: host directory for the changed files ("": none)
+  size_t bind_index = 0;          // its bind in Plan::mounts
+  std::optional<size_t> overlay_index;  // overlay: its overlay mount in Plan::mounts
+  WorkspaceOwnership ownership = WorkspaceOwnership::same_user;
+  uint32_t owner_uid = 0, owner_gid = 0;
+  // overlay: the host ids that own the upper and work directories (the jail's, so that the
+  // overlay mounted in its user namespace can write them).
+  uint32_t upper_uid = 0, upper_gid = 0;
+};
+
 // The descriptor number the jail keeps its end of the supervisor socket on, from pid 1's last
 // step until the command's execve closes it. High, so that with limits.open_files below it the
 // command cannot get a socket of its own onto this number (the filter allows sendmsg on it only).
@@ -198,6 +229,8 @@ struct Plan {
   // cgroup the rest as `cgroup` says, and the report restates them.
   Limits limits;
   CgroupPlan cgroup;
+
+  std::optional<WorkspacePlan> workspace;
 
   std::vector<std::string> warnings;  // what this host cannot enforce, in the report
 };

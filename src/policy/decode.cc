@@ -17,6 +17,7 @@ constexpr uint32_t kMaxId = 4294967294;  // (uid_t)-1 means "no change" to the k
 const std::vector<std::string> kNetworkModes = {"none", "loopback", "host"};
 const std::vector<std::string> kSeccompActions = {"errno", "kill", "log"};
 const std::vector<std::string> kLandlockModes = {"off", "best-effort", "required"};
+const std::vector<std::string> kWorkspaceModes = {"ro", "rw", "overlay"};
 
 Problem no_control_characters(std::string_view text) {
   for (unsigned char c : text)
@@ -86,6 +87,29 @@ void decode_process(TableReader& reader, Process& process) {
   read_strings(reader, "pass_env", process.pass_env, check_env_name);
   read_bool(reader, "new_session", process.new_session);
   read_mode(reader, "umask", process.umask, 0777, "022");
+}
+
+// A host path of [workspace]: relative ones (".") are the caller's working directory's.
+Problem check_host_path(std::string_view path) {
+  if (path.empty()) return "must not be empty";
+  if (path.size() > 4095) return "is longer than PATH_MAX (4095 bytes)";
+  return no_control_characters(path);
+}
+
+void decode_workspace(TableReader& reader, const toml::table& table, std::optional<Workspace>& out) {
+  Workspace workspace = out.value_or(Workspace{});
+  workspace.pos = position(table.source());
+  read_string(reader, "source", workspace.source, check_host_path);
+  read_string(reader, "target", workspace.target, check_target);
+  if (auto mode = read_choice(reader, "mode", kWorkspaceModes))
+    workspace.mode = std::array{WorkspaceMode::ro, WorkspaceMode::rw, WorkspaceMode::overlay}[*mode];
+  read_string(reader, "keep_changes", workspace.keep_changes, [](std::string_view path) -> Problem {
+    return path.empty() ? std::nullopt : check_host_path(path);
+  });
+  if (workspace.source.empty() && !table.get("source"))
+    reader.error(table, "source", "a [workspace] needs a source (a host directory; \".\" is the caller's working "
+                                  "directory)");
+  out = std::move(workspace);
 }
 
 // Every row of the limits table (limits/table.h), each parsed as its row says.
@@ -249,6 +273,7 @@ Policy decode(const toml::table& merged, Diagnostics& diagnostics) {
   section(top, "seccomp", [&](TableReader& reader) { decode_seccomp(reader, policy.seccomp); });
   section(top, "capabilities", [&](TableReader& reader) { decode_capabilities(reader, policy.capabilities); });
   section(top, "namespaces", [&](TableReader& reader) { decode_namespaces(reader, policy.namespaces); });
+  section(top, "workspace", [&](TableReader& reader) { decode_workspace(reader, reader.table(), policy.workspace); });
   top.finish();
   reconcile_network(merged, policy, diagnostics);
   return policy;

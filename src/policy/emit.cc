@@ -194,6 +194,14 @@ std::string to_toml(const Policy& p) {
   line(out, "net", boolean(ns.net));
   line(out, "cgroup", boolean(ns.cgroup));
 
+  if (p.workspace) {
+    out += "\n[workspace]\n";
+    line(out, "source", str(p.workspace->source));
+    line(out, "target", str(p.workspace->target));
+    line(out, "mode", str(to_string(p.workspace->mode)));
+    line(out, "keep_changes", str(p.workspace->keep_changes));
+  }
+
   // Mounts last: an array of tables ends the document, and they read best as a list.
   out += "\n[filesystem]\n";
   if (p.filesystem.mounts.empty()) line(out, "mount", "[]");
@@ -215,6 +223,12 @@ nlohmann::json to_json(const Policy& p) {
     auto name = errno_name(value);
     return name ? nlohmann::json(*name) : nlohmann::json(value);
   };
+  nlohmann::json workspace = nullptr;
+  if (p.workspace)
+    workspace = {{"source", p.workspace->source},
+                 {"target", p.workspace->target},
+                 {"mode", to_string(p.workspace->mode)},
+                 {"keep_changes", p.workspace->keep_changes}};
   return {
       {"version", p.version},
       {"name", p.name},
@@ -250,6 +264,7 @@ nlohmann::json to_json(const Policy& p) {
         {"uts", p.namespaces.uts},
         {"net", p.namespaces.net},
         {"cgroup", p.namespaces.cgroup}}},
+      {"workspace", workspace},
   };
 }
 

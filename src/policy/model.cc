@@ -32,6 +32,15 @@ const char* to_string(SeccompAction action) {
   return "?";
 }
 
+const char* to_string(WorkspaceMode mode) {
+  switch (mode) {
+    case WorkspaceMode::ro: return "ro";
+    case WorkspaceMode::rw: return "rw";
+    case WorkspaceMode::overlay: return "overlay";
+  }
+  return "?";
+}
+
 const char* to_string(LandlockMode mode) {
   switch (mode) {
     case LandlockMode::off: return "off";

@@ -51,6 +51,8 @@ struct Process {
   std::vector<std::string> pass_env;
   bool new_session = true;
   uint32_t umask = 022;
+  // Not a policy key: `run --cwd` was given, so it wins over a workspace's target.
+  bool cwd_from_option = false;
 };
 
 using aj::Limits;  // limits/limits.h: shared by the policy, the plan and the report
@@ -89,6 +91,17 @@ struct Namespaces {
   bool cgroup = true;
 };
 
+// [workspace] (agentjail-policy(5), WORKSPACE): a host directory of the caller's in the jail.
+enum class WorkspaceMode { ro, rw, overlay };
+
+struct Workspace {
+  std::string source;         // host directory; "." (or any relative path) is the caller's cwd's
+  std::string target = "/work";
+  WorkspaceMode mode = WorkspaceMode::ro;
+  std::string keep_changes;   // overlay: a host directory that receives the changed files ("": none)
+  SourcePos pos;              // of the [workspace] table, or the option ("--workspace")
+};
+
 // The second fence (agentjail-policy(5), LANDLOCK): a Landlock ruleset derived from the mounts.
 enum class LandlockMode {
   off,          // no ruleset
@@ -109,11 +122,13 @@ struct Policy {
   Seccomp seccomp;
   Capabilities capabilities;
   Namespaces namespaces;
+  std::optional<Workspace> workspace;  // none unless asked for
 };
 
 const char* to_string(MountType type);
 const char* to_string(NetworkMode mode);
 const char* to_string(SeccompAction action);
-const char* to_string(LandlockMode mode);  // "off" | "best-effort" | "required"
+const char* to_string(LandlockMode mode);
+const char* to_string(WorkspaceMode mode);  // "ro" | "rw" | "overlay"  // "off" | "best-effort" | "required"
 
 }  // namespace aj::policy

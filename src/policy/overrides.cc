@@ -15,6 +15,13 @@
 namespace aj::policy {
 namespace {
 
+std::string absolute_against(const std::string& cwd, const std::string& path) {
+  std::string out = path.front() == '/' ? path : (std::filesystem::path(cwd) / path).string();
+  out = std::filesystem::path(out).lexically_normal().string();
+  if (out.size() > 1 && out.back() == '/') out.pop_back();
+  return out;
+}
+
 struct Applier {
   Policy& policy;
   const std::string& caller_cwd;
@@ -94,6 +101,25 @@ struct Applier {
     policy.namespaces.net = policy.network.mode != NetworkMode::host;
   }
 
+  void workspace(const std::optional<std::string>& spec, const std::optional<std::string>& changes) {
+    if (spec) {
+      Workspace ws = policy.workspace.value_or(Workspace{});
+      if (auto bad = parse_workspace_option(*spec, ws)) return problem("--workspace", *bad);
+      ws.pos = SourcePos{.file = "--workspace"};
+      policy.workspace = std::move(ws);
+    }
+    if (changes) {
+      if (!policy.workspace)
+        return problem("--changes", "needs a workspace in overlay mode", "add -w SRC:overlay");
+      if (changes->empty()) return problem("--changes", "the directory is empty");
+      policy.workspace->keep_changes = *changes;
+    }
+    if (!policy.workspace) return;
+    Workspace& ws = *policy.workspace;
+    if (!ws.source.empty()) ws.source = absolute_against(caller_cwd, ws.source);
+    if (!ws.keep_changes.empty()) ws.keep_changes = absolute_against(caller_cwd, ws.keep_changes);
+  }
+
   void limit(const limits::Row& row, const std::string& text) {
     auto value = parse_limit(row, text);
     if (!value) return problem(row.option, std::move(value.error().message), std::move(value.error().hint));
@@ -111,6 +137,51 @@ const std::string* limit_option(const Overrides& overrides, const limits::Row& r
 
 }  // namespace
 
+std::optional<std::string> parse_workspace_option(const std::string& spec, Workspace& workspace) {
+  static const std::vector<std::string> modes = {"ro", "rw", "overlay"};
+  std::vector<std::string> parts;
+  for (size_t start = 0;;) {
+    size_t colon = spec.find(':', start);
+    parts.push_back(spec.substr(start, colon == std::string::npos ? std::string::npos : colon - start));
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  if (parts.size() > 3)
+    return fmt::format("{}: expected SRC[:DST][:MODE] (a path with ':' in it cannot be given here; use [workspace] "
+                       "in a policy)",
+                       aj::quoted(spec));
+  if (parts[0].empty()) return fmt::format("{}: the source directory is empty (\".\" is this directory)", aj::quoted(spec));
+  for (char c : spec)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      return fmt::format("{}: must not contain control characters", aj::quoted(spec));
+  std::optional<std::string> target, mode;
+  if (parts.size() == 3) {
+    target = parts[1];
+    mode = parts[2];
+  } else if (parts.size() == 2) {
+    // SRC:MODE or SRC:DST: a target is absolute, a mode is one of three words.
+    if (!parts[1].empty() && parts[1].front() == '/') target = parts[1];
+    else mode = parts[1];
+  }
+  if (mode) {
+    auto found = std::find(modes.begin(), modes.end(), *mode);
+    if (found == modes.end())
+      return fmt::format("{}: {} is neither a target (an absolute path) nor a mode (ro, rw, overlay){}", aj::quoted(spec),
+                         aj::quoted(*mode), [&] {
+                           std::string hint = did_you_mean(*mode, modes);
+                           return hint.empty() ? std::string() : " (" + hint + ")";
+                         }());
+    workspace.mode = std::array{WorkspaceMode::ro, WorkspaceMode::rw, WorkspaceMode::overlay}[found - modes.begin()];
+  }
+  if (target) {
+    if (auto bad = check_target(*target)) return fmt::format("{}: target {}", aj::quoted(spec), *bad);
+    if (normalize_target(*target) == "/") return fmt::format("{}: the target cannot be / (the jail's root)", aj::quoted(spec));
+    workspace.target = normalize_target(*target);
+  }
+  workspace.source = parts[0];
+  return std::nullopt;
+}
+
 bool apply_overrides(Policy& policy, const Overrides& overrides, const std::string& caller_cwd,
                      Diagnostics& diagnostics) {
   const size_t before = diagnostics.size();
@@ -123,7 +194,9 @@ bool apply_overrides(Policy& policy, const Overrides& overrides, const std::stri
       apply.problem("--cwd", *bad);
     else
       policy.process.cwd = *overrides.cwd;
+    policy.process.cwd_from_option = true;
   }
+  apply.workspace(overrides.workspace, overrides.changes);
   for (const auto& assignment : overrides.env) apply.env(assignment);
   if (overrides.net) apply.net(*overrides.net);
   for (const auto& [option, text] : overrides.limits)

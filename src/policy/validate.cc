@@ -124,6 +124,13 @@ bool validate(const Policy& policy, Diagnostics& diagnostics) {
   check_mounts(c, policy.filesystem);
   check_seccomp(c, policy.seccomp);
   check_capabilities(c, policy.capabilities);
+  if (const auto& ws = policy.workspace) {
+    c.require("workspace.source", !ws->source.empty(), "must not be empty", ws->pos);
+    c.problem("workspace.target", check_target(ws->target), ws->pos);
+    c.require("workspace.target", ws->target != "/", "cannot be / (the jail's root)", ws->pos);
+    c.require("workspace.keep_changes", ws->keep_changes.empty() || ws->mode == WorkspaceMode::overlay,
+              "needs mode = \"overlay\" (only an overlay has changes to keep)", ws->pos);
+  }
   const auto& ns = policy.namespaces;
   c.require("namespaces", ns.user && ns.mount && ns.pid, "user, mount and pid namespaces cannot be turned off");
   c.require("namespaces.net", ns.net == (policy.network.mode != NetworkMode::host),

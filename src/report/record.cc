@@ -67,3 +67,20 @@ void record_run(Report& report, const plan::Plan& plan, supervise::Supervised& s
 }
 
 }  // namespace aj::report
+
+namespace aj::report {
+
+void record_workspace(Report& report, const plan::Plan& plan, const workspace::Changes* changes, bool kept) {
+  if (!plan.workspace) return;
+  const plan::WorkspacePlan& ws = *plan.workspace;
+  WorkspaceReport out{ws.source, ws.target, plan::to_string(ws.mode), std::nullopt, std::nullopt, std::nullopt};
+  if (changes) {
+    out.changes = changes->list;
+    out.changes_total = changes->total;
+    if (kept) out.kept = ws.keep_changes;
+    report.warnings.insert(report.warnings.end(), changes->warnings.begin(), changes->warnings.end());
+  }
+  report.workspace = std::move(out);
+}
+
+}  // namespace aj::report

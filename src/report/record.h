@@ -10,6 +10,7 @@
 #include "plan/plan.h"
 #include "report/report.h"
 #include "supervise/supervisor.h"
+#include "workspace/changes.h"
 
 namespace aj::report {
 
@@ -20,5 +21,9 @@ void record_limits(Report& report, const Limits& limits);
 // run the supervisor saw through; `usage` is the cgroup's, when the jail had one.
 void record_run(Report& report, const plan::Plan& plan, supervise::Supervised& supervised,
                 const std::optional<cgroup::Usage>& usage);
+
+// The report's "workspace" block from the plan and, in overlay mode, what the jail changed
+// (`changes`, with `kept` once they were copied to keep_changes); its warnings join the report's.
+void record_workspace(Report& report, const plan::Plan& plan, const workspace::Changes* changes, bool kept);
 
 }  // namespace aj::report

@@ -129,6 +129,19 @@ nlohmann::json to_json(const Report& r) {
   j["violations"] = std::move(violations);
   j["violations_dropped"] = r.violations_dropped;
   j["warnings"] = r.warnings;
+  json workspace = nullptr;
+  if (r.workspace) {
+    const WorkspaceReport& w = *r.workspace;
+    json changes = nullptr;
+    if (w.changes) {
+      changes = json::array();
+      for (const auto& c : *w.changes)
+        changes.push_back({{"path", sanitize_utf8(c.path)}, {"change", workspace::to_string(c.kind)}, {"bytes", c.bytes}});
+    }
+    workspace = {{"source", w.source}, {"target", w.target}, {"mode", w.mode}, {"changes", changes},
+                 {"changes_total", or_null(w.changes_total)}, {"kept", or_null(w.kept)}};
+  }
+  j["workspace"] = std::move(workspace);
   const auto capture = [&](const char* name, const std::optional<supervise::Capture>& c) {
     const std::string key(name);
     j[key] = c ? json(sanitize_utf8(c->kept)) : json(nullptr);

@@ -11,6 +11,7 @@
 #include "seccomp/violation.h"
 #include "supervise/capture.h"
 #include "supervise/outcome.h"
+#include "workspace/changes.h"
 
 namespace aj::report {
 
@@ -22,6 +23,14 @@ const char* to_string(RunStatus status);
 struct LandlockEnforcement {
   int abi_kernel = 0, abi_used = 0;
   std::vector<std::string> not_enforced;
+};
+
+// The run's workspace: changes, changes_total and kept only in overlay mode.
+struct WorkspaceReport {
+  std::string source, target, mode;
+  std::optional<std::vector<workspace::Change>> changes;
+  std::optional<uint64_t> changes_total;
+  std::optional<std::string> kept;  // the keep_changes directory, once the changes are in it
 };
 
 struct Report {
@@ -51,6 +60,7 @@ struct Report {
   std::vector<seccomp::Violation> violations;
   uint64_t violations_dropped = 0;  // refusals past the cap, counted but not listed
   std::vector<std::string> warnings;
+  std::optional<WorkspaceReport> workspace;  // null: no workspace
 
   std::optional<supervise::Capture> stdout_capture, stderr_capture;  // --json only
 };

@@ -151,6 +151,12 @@ struct Builder {
   UniqueFd empty_dir, empty_file;
 
   Status bind(const MountOp& op, int source) {
+    if (op.idmap_uid) {
+      // The supervisor's detached idmapped tree (its flags set there): attached as it is.
+      auto point = mount_point(root, op.target, Node::directory);
+      if (!point) return std::unexpected(point.error());
+      return attach(source, point->get());
+    }
     struct stat st{};
     if (::fstat(source, &st) != 0) return fail_errno("stat " + op.source);
     auto point = mount_point(root, op.target, S_ISDIR(st.st_mode) ? Node::directory : Node::file);
@@ -206,6 +212,28 @@ struct Builder {
     return bind_tree(empty_file.get(), target->get(), attrs);
   }
 
+  // The workspace's overlay: the mount at the target (its bind) is the lower layer; upper and
+  // work are the supervisor's directories, named through /proc/self/fd (the host's procfs
+  // until pivot_root), as overlayfs takes layers as paths.
+  Status overlay(const MountOp& op, int upper, int work) {
+    if (upper < 0 || work < 0) return fail(EINVAL, "the overlay's upper directory was not prepared");
+    auto lower = sys::open_in_root(root, op.target, O_PATH | O_DIRECTORY | O_NOFOLLOW);
+    if (!lower) return std::unexpected(lower.error());
+    auto fd_path = [](int fd) { return "/proc/self/fd/" + std::to_string(fd); };
+    FsOptions options = {{"lowerdir", fd_path(lower->get())},
+                         {"upperdir", fd_path(upper)},
+                         {"workdir", fd_path(work)}};
+    options.insert(options.end(), op.fs_options.begin(), op.fs_options.end());
+    auto mnt = new_fs("overlay", options, attrs_for(op));
+    if (!mnt) {
+      Error error = mnt.error();
+      error.message += " (overlayfs in a user namespace needs Linux 5.11+ and an upper directory on a filesystem "
+                       "with user xattrs; the workspace was not mounted, nothing of the host was written)";
+      return std::unexpected(error);
+    }
+    return attach(mnt->get(), lower->get());
+  }
+
   Status read_only(const MountOp& op) {
     auto target = sys::open_in_root(root, op.target, O_PATH | O_NOFOLLOW);
     if (!target) return op.optional && target.error().code == ENOENT ? Status{} : Status(std::unexpected(target.error()));
@@ -217,8 +245,9 @@ struct Builder {
     return bind_tree(target->get(), target->get(), MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV);
   }
 
-  Status run(const MountOp& op, int source) {
+  Status run(const MountOp& op, int source, int work) {
     switch (op.kind) {
+      case MountKind::overlay: return overlay(op, source, work);
       case MountKind::bind: return bind(op, source);
       case MountKind::tmpfs: return fresh(op, "tmpfs");
       case MountKind::proc: return fresh(op, "proc");
@@ -242,6 +271,7 @@ const char* kind_name(MountKind kind) {
     case MountKind::file: return "file";
     case MountKind::mask: return "mask";
     case MountKind::read_only: return "read-only";
+    case MountKind::overlay: return "overlay";
   }
   return "?";
 }
@@ -262,17 +292,18 @@ Status build_root(ChildContext& ctx) {
   for (size_t i = 0; i < mounts.size(); ++i) {
     const MountOp& op = mounts[i];
     if (op.kind == MountKind::bind && ctx.source_fds[i] < 0) continue;  // optional and missing
-    if (auto ok = builder.run(op, ctx.source_fds[i]); !ok) {
+    if (auto ok = builder.run(op, ctx.source_fds[i], ctx.work_fds[i]); !ok) {
       std::string what = std::string("mount ") + op.target + " (" + kind_name(op.kind) +
                          (op.source.empty() || op.kind == MountKind::symlink ? "" : " " + op.source) +
                          (op.origin.empty() ? "" : ", from " + op.origin) + ")";
       if (ok.error().code == EROFS) return fail(0, what + ": " + read_only_hint(mounts, i));
       return std::unexpected(ok.error().context(what));
     }
-    if (ctx.source_fds[i] >= 0) {
-      ::close(ctx.source_fds[i]);
-      ctx.source_fds[i] = -1;
-    }
+    for (int* fd : {&ctx.source_fds[i], &ctx.work_fds[i]})
+      if (*fd >= 0) {
+        ::close(*fd);
+        *fd = -1;
+      }
   }
   return remove_scratch(ctx.root_fd, ctx.plan.scratch_dir);
 }
@@ -299,8 +330,24 @@ Status open_sources(ChildContext& ctx) {
   // directory only root can reach. The fds are O_PATH: nothing is read through them.
   const auto& mounts = ctx.plan.mounts;
   ctx.source_fds.assign(mounts.size(), -1);
+  ctx.work_fds.assign(mounts.size(), -1);
   for (size_t i = 0; i < mounts.size(); ++i) {
+    if (mounts[i].kind == MountKind::overlay && i < ctx.prepared.size()) {
+      // The supervisor's 0700 scratch directory: reachable with the caller's access only.
+      const jail::PreparedMount& prepared = ctx.prepared[i];
+      ctx.source_fds[i] = ::open(prepared.upper_path.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      ctx.work_fds[i] = ::open(prepared.work_path.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (ctx.source_fds[i] < 0 || ctx.work_fds[i] < 0) return fail_errno("open the overlay's upper and work directories");
+      continue;
+    }
     if (mounts[i].kind != MountKind::bind) continue;
+    if (mounts[i].idmap_uid) {
+      // Made by the supervisor from the source it opened (workspace/prepare.h).
+      if (i >= ctx.prepared.size() || ctx.prepared[i].tree < 0)
+        return fail(EINVAL, "the idmapped mount of " + mounts[i].source + " was not prepared");
+      ctx.source_fds[i] = ctx.prepared[i].tree;
+      continue;
+    }
     int fd = ::open(mounts[i].source.c_str(), O_PATH | O_CLOEXEC);
     if (fd < 0) {
       if (mounts[i].optional && (errno == ENOENT || errno == ENOTDIR)) continue;
