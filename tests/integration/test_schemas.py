@@ -81,6 +81,12 @@ def test_policy_using_every_key_matches_policy_schema():
         new_session = false
         umask = "077"
 
+        [workspace]
+        source = "/tmp"
+        target = "/src"
+        mode = "overlay"
+        keep_changes = "/tmp/agentjail-kept"
+
         [limits]
         wall_time = "unlimited"
         cpu_time = 1.5
