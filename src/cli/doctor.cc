@@ -47,6 +47,7 @@
 #include "limits/table.h"
 #include "plan/build.h"
 #include "plan/identity.h"
+#include "plan/workspace.h"
 #include "policy/emit.h"
 #include "policy/limit_value.h"
 #include "policy/load.h"
@@ -125,9 +126,17 @@ struct HostIds {
   int64_t free() const { return leased < 0 ? -1 : static_cast<int64_t>(range.count - accounts) - leased; }
 };
 
+// How an rw workspace of the current directory would get its owner's files (run -w .:rw).
+struct WorkspaceFinding {
+  std::string path;
+  std::string way;     // plan::WorkspaceOwnership as text, or "" when it cannot be planned
+  std::string detail;  // the fallback's warning, or why it cannot be planned
+};
+
 struct Findings {
   host::Host host;
   HostIds ids;
+  WorkspaceFinding workspace;
   int stale_removed = 0;
   std::string userns_error;        // the caller's own test
   std::string unprivileged_error;  // root only: the test as uid 65534
@@ -164,6 +173,27 @@ Findings examine(policy::Loaded loaded) {
   auto plan = plan::build(f.policy.policy, f.host, {"doctor"}, {});
   if (plan) f.plan = std::move(*plan);
   else f.plan_error = plan.error().what();
+  if (f.plan) {
+    // As `run -w .:rw` would plan it, on a copy: the policy itself stays as it is.
+    char cwd[4096];
+    f.workspace.path = ::getcwd(cwd, sizeof cwd) ? cwd : "/";
+    policy::Policy with = f.policy.policy;
+    with.workspace = policy::Workspace{.source = f.workspace.path, .mode = policy::WorkspaceMode::rw};
+    host::Host host = f.host;
+    host.workspace = host::probe_workspace(f.workspace.path, host);
+    plan::Plan copy = *f.plan;
+    const size_t before = copy.warnings.size();
+    if (auto ok = plan::plan_workspace(with, host, copy); !ok) {
+      f.workspace.detail = ok.error().what();
+    } else if (copy.workspace) {
+      f.workspace.way = plan::to_string(copy.workspace->ownership);
+      f.workspace.detail = copy.warnings.size() > before ? copy.warnings.back()
+                           : copy.workspace->ownership == plan::WorkspaceOwnership::idmapped
+                               ? "an idmapped mount maps its owner (uid " + std::to_string(host.workspace->uid) +
+                                     ") to the jail's uid (" + host.workspace->fs_type + ")"
+                               : "the jail's host uid owns it already";
+    }
+  }
   const plan::CgroupPlan enforcement = plan::decide_cgroup(f.policy.policy.limits, f.host);
   f.limits = limit_rows(f.policy.policy.limits, enforcement, f.host);
 
@@ -273,6 +303,10 @@ json to_json(const Findings& f) {
         {"stale_removed", f.stale_removed}}},
       {"seccomp", {{"filter", h.seccomp}, {"user_notify", h.seccomp_notify}}},
       {"host_ids", host_ids_json(f)},
+      {"workspace",
+       {{"path", f.workspace.path},
+        {"rw_ownership", text_or_null(f.workspace.way)},
+        {"detail", text_or_null(f.workspace.detail)}}},
       {"landlock",
        {{"abi", h.landlock_abi},
         {"used", f.plan && f.plan->landlock.abi > 0},
@@ -352,6 +386,8 @@ void print_table(const Findings& f) {
   line("landlock", h.landlock_abi ? "ABI " + std::to_string(h.landlock_abi) : "no", landlock_detail(f));
   auto [ids_state, ids_detail] = host_ids_row(f);
   line("host ids", ids_state, ids_detail);
+  line("workspace rw", f.workspace.way.empty() ? "no" : f.workspace.way,
+       (f.workspace.path.empty() ? std::string() : "-w " + f.workspace.path + ":rw: ") + f.workspace.detail);
   line("stale cgroups", std::to_string(f.stale_removed), "removed (left by SIGKILLed runs)");
 
   const plan::CgroupPlan e = plan::decide_cgroup(f.policy.policy.limits, h);

@@ -163,3 +163,33 @@ def test_table_names_every_check():
                   "stale cgroups", "policy default", "memory", "pids", "cpu_time", "result:"):
         assert label in proc.stdout, label
     assert proc.stderr == ""
+
+
+@pytest.mark.skipif(not userns_works(), reason="this host cannot build a jail for this user")
+@pytest.mark.parametrize("owner", [0, 1000])
+def test_workspace_row_says_what_a_rw_workspace_run_does(tmp_path, owner):
+    """doctor's 'workspace rw' row, for the current directory, names the way a real `run -w .:rw`
+    takes: no warning from the run means an idmapped mount or the jail's own uid; a fallback
+    is the very warning of the run."""
+    if not is_root() and owner != os.getuid():
+        pytest.skip("only root owns a directory by another uid")
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    os.chmod(tmp_path, 0o755)
+    if is_root():
+        os.chown(ws, owner, owner)
+    proc = subprocess.run([AGENTJAIL, "doctor", "--json"], capture_output=True, text=True, timeout=60, cwd=ws)
+    assert proc.returncode in (0, 1), proc
+    row = json.loads(proc.stdout)["workspace"]
+    assert row["path"] == str(ws)
+    assert row["rw_ownership"] in {"idmapped", "same-user", "mapped-to-owner", "not-owner"}
+    r = subprocess.run([AGENTJAIL, "run", "--json", "-w", ".:rw", "--", "/bin/sh", "-c", "echo x > made"],
+                       capture_output=True, text=True, timeout=60, cwd=ws)
+    report = json.loads(r.stdout)
+    assert report["status"] == "ok", report
+    warnings = [w for w in report["warnings"] if w.startswith("workspace ")]
+    if row["rw_ownership"] in {"idmapped", "same-user"}:
+        assert warnings == []
+        assert os.stat(ws / "made").st_uid == (owner if is_root() else os.getuid())
+    else:
+        assert warnings == [row["detail"]]
