@@ -128,7 +128,7 @@ struct Policy {
 const char* to_string(MountType type);
 const char* to_string(NetworkMode mode);
 const char* to_string(SeccompAction action);
-const char* to_string(LandlockMode mode);
-const char* to_string(WorkspaceMode mode);  // "ro" | "rw" | "overlay"  // "off" | "best-effort" | "required"
+const char* to_string(LandlockMode mode);    // "off" | "best-effort" | "required"
+const char* to_string(WorkspaceMode mode);   // "ro" | "rw" | "overlay"
 
 }  // namespace aj::policy
