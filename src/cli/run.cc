@@ -11,7 +11,9 @@
 #include "cli/commands.h"
 #include "cli/limit_options.h"
 #include "pipeline/pipeline.h"
+#include "limits/table.h"
 #include "policy/emit.h"
+#include "policy/limit_value.h"
 #include "policy/load.h"
 #include "policy/overrides.h"
 #include "report/audit.h"
@@ -137,7 +139,28 @@ class Run {
     // as a shell says it. In --json mode the report's `error` says it.
     if (report_.error && (report_.status == report::RunStatus::setup_error || !options_.json))
       log::error_line(*report_.error);
+    if (!options_.json && !options_.quiet) say_which_limit(loaded->policy.limits);
     return {};
+  }
+
+  // Pass-through mode: the command's own output is all the caller sees, so a run a limit
+  // ended says which limit, with its value and the option that raises it (not with -q; in
+  // --json mode the report's status says it).
+  void say_which_limit(const Limits& limits) const {
+    const char* key = nullptr;
+    const char* what = "";
+    switch (report_.status) {
+      case report::RunStatus::timeout: key = "wall_time", what = "wall time limit reached, the command was ended"; break;
+      case report::RunStatus::cpu_limit: key = "cpu_time", what = "CPU time limit reached, the command was ended"; break;
+      case report::RunStatus::memory_limit: key = "memory", what = "memory limit reached, the command was ended"; break;
+      case report::RunStatus::pids_limit: key = "pids", what = "pids limit reached, a new process was refused"; break;
+      default: return;
+    }
+    const limits::Row* row = limits::find(key);
+    if (!row) return;
+    std::string line = fmt::format("{}: limits.{} = {}", what, key, policy::limit_text(*row, limits::get(limits, *row)));
+    if (!row->option.empty()) line += fmt::format(" (raise it with {})", row->option);
+    log::error_line(line);
   }
 
   int finish() {
