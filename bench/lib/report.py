@@ -47,8 +47,8 @@ def medians_ms(hyperfine_jsons, names, optional=()):
                     sys.exit(f"report.py: {path}: unexpected command {result['command']!r}")
                 times[result["command"]].extend(result["times"])
     found = [statistics.median(times[name]) * 1000 if times[name] else None for name in optional]
-    for name, values in times.items():
-        if not values:
+    for name in names:
+        if not times[name]:
             sys.exit(f"report.py: no times for {name!r} in {' '.join(hyperfine_jsons)}")
     return [statistics.median(times[name]) * 1000 for name in names] + found
 
