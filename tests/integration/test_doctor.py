@@ -189,7 +189,8 @@ def test_workspace_row_says_what_a_rw_workspace_run_does(tmp_path, owner):
     r = subprocess.run([AGENTJAIL, "run", "--json", "-w", ".:rw", "--", "/bin/sh", "-c", "echo x > made"],
                        capture_output=True, text=True, timeout=60, cwd=ws)
     report = json.loads(r.stdout)
-    assert report["status"] == "ok", report
+    # not-owner: the jail writes as its own uid, which may not write a directory of another's.
+    assert report["status"] == "ok" or row["rw_ownership"] == "not-owner", report
     warnings = [w for w in report["warnings"] if w.startswith("workspace ")]
     if row["rw_ownership"] in {"idmapped", "same-user"}:
         assert warnings == []
