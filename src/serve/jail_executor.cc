@@ -116,10 +116,11 @@ void report_run(const JailExecutorConfig& config, const host::Host& host, const 
     if (!signals) return std::unexpected(signals.error());
     // The scratch files belong to the jail's host uid, known before the request's policy is
     // loaded (it binds the scratch): the server's policy's host_user, else (run by root) a
-    // uid leased now for this run, which the pipeline then uses.
+    // uid leased now for this run, which the pipeline then uses. Without files there is no
+    // scratch, and the pipeline (or the pooled jail, which holds its own) leases instead.
     uint32_t uid = 65534, gid = 65534;
     const policy::Process* process = request.policy_toml ? nullptr : &config.policies.at(request.policy).policy.process;
-    if (::geteuid() == 0 && !(process && process->host_user && process->host_group)) {
+    if (!tops.empty() && ::geteuid() == 0 && !(process && process->host_user && process->host_group)) {
       auto leased = host::lease_id(config.id_range, host::read_ids_in_use());
       if (!leased) return std::unexpected(leased.error());
       lease.emplace(std::move(*leased));
