@@ -52,6 +52,10 @@ Status create_v1(Layout& layout, const std::string& name, const Limits& limits, 
     // memory+swap equal to memory: no swap at all. Only after the memory limit (memsw >= memory).
     if (enforcement.memory_swap)
       if (auto ok = write_knob(dir, "memory.memsw.limit_in_bytes", bytes); !ok) return ok;
+    // v1 counts socket buffers apart from memory.limit_in_bytes: without this a jail on
+    // loopback pins any amount of kernel memory in unread TCP queues.
+    if (enforcement.memory_tcp)
+      if (auto ok = write_knob(dir, "memory.kmem.tcp.limit_in_bytes", bytes); !ok) return ok;
   }
   if (enforcement.pids)
     if (auto ok = write_knob(layout.dirs[layout.pids], "pids.max", std::to_string(*limits.pids)); !ok) return ok;

@@ -147,6 +147,7 @@ void probe_v1(Host& host, const std::vector<CgroupMount>& mounts, const std::vec
       entry.writable = can_write(*dir, true) && can_write(*dir + "/cgroup.procs", false);
       if (!entry.writable) entry.problem = *dir + " is not writable by " + uid_text(host);
       if (std::string(controller) == "memory") entry.memsw = exists(*dir + "/memory.memsw.limit_in_bytes");
+      if (std::string(controller) == "memory") entry.kmem_tcp = exists(*dir + "/memory.kmem.tcp.limit_in_bytes");
     }
     host.cgroup_v1.emplace(controller, std::move(entry));
   }

@@ -37,6 +37,7 @@ struct CgroupV1Controller {
   std::string self;   // our cgroup relative to `mount`
   bool writable = false;
   bool memsw = false;  // memory only: memory.memsw.* exists (swap is accounted and can be limited)
+  bool kmem_tcp = false;  // memory only: memory.kmem.tcp.limit_in_bytes exists (socket buffers can be bounded)
   std::string problem;  // why it is not writable
 
   std::string self_dir() const;  // mount + self
@@ -79,6 +80,16 @@ struct Host {
   bool seccomp = false;               // seccomp filter mode
   bool seccomp_notify = false;        // SECCOMP_RET_USER_NOTIF
   int landlock_abi = 0;               // 0 when landlock is unavailable
+  // Per-user kernel budgets of the caller, which its jails' use is charged to (plan/budgets.h
+  // divides them). -1: unknown (no such file).
+  long max_inotify_instances = -1;    // /proc/sys/user/max_inotify_instances of our user namespace
+  long max_inotify_watches = -1;      // /proc/sys/user/max_inotify_watches
+  uint64_t msgqueue_bytes = 0;        // our RLIMIT_MSGQUEUE soft limit (RLIM_INFINITY: unlimited)
+  int memfd_noexec = -1;              // vm.memfd_noexec of our pid namespace; -1: kernel < 6.3
+  // Not probed: how many jails may run at once (serve's --max-jails; `run` assumes the same
+  // default), to divide those budgets between them.
+  unsigned concurrent_jails = 4;
+
   // Not probed: `run --landlock-max-abi N` (for testing) lets agentjail use at most ABI N of
   // the kernel's, to show an older kernel's behaviour on a newer one. -1: no cap.
   int landlock_abi_cap = -1;

@@ -1,6 +1,7 @@
 // host::probe(): cheap reads of /proc and /sys plus harmless queries; it runs on every `run`.
 #include <linux/seccomp.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <grp.h>
@@ -92,6 +93,14 @@ void probe_subids(Host& host) {
   host.newidmap_tools = have_newidmap_tools();
 }
 
+void probe_budgets(Host& host) {
+  host.max_inotify_instances = read_sysctl("/proc/sys/user/max_inotify_instances").value_or(-1);
+  host.max_inotify_watches = read_sysctl("/proc/sys/user/max_inotify_watches").value_or(-1);
+  if (auto scope = read_sysctl("/proc/sys/vm/memfd_noexec")) host.memfd_noexec = static_cast<int>(*scope);
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_MSGQUEUE, &limit) == 0) host.msgqueue_bytes = limit.rlim_cur;
+}
+
 }  // namespace
 
 bool Host::kernel_at_least(int major, int minor) const {
@@ -118,6 +127,7 @@ Host probe() {
   probe_seccomp(host);
   host.landlock_abi = sys::landlock::abi_version();
   if (!host.is_root()) probe_subids(host);
+  probe_budgets(host);
   return host;
 }
 

@@ -12,6 +12,9 @@ namespace {
 constexpr Step kCommandSteps[] = {
     // Our parent is pid 1 of the jail; if it goes, so do we.
     {"die-with-parent", steps::die_with_parent},
+    // The OOM killer takes the command (and all it starts) before pid 1, whose death would
+    // end the run without its verdict. Raising needs no privilege; before anything allocates.
+    {"oom-score", steps::raise_oom_score},
     // No controlling terminal: nothing for TIOCSTI to inject into.
     {"new-session", steps::new_session},
     // The capture pipes (or /dev/null) become 0-2 before anything below can write there.
@@ -52,6 +55,10 @@ std::span<const Step> command_steps() { return kCommandSteps; }
   for (const auto& var : ctx.plan.env) envp.push_back(const_cast<char*>(var.c_str()));
   envp.push_back(nullptr);
   steps::run(ctx, kCommandSteps);
+  // The wall limit counts from here; until then the set-up bound runs.
+  Msg exec;
+  exec.type = MsgType::exec;
+  (void)send_msg(ctx.sync_fd, exec);
   ::execve(ctx.exec_path.c_str(), argv.data(), envp.data());
   steps::exec_failed(ctx, errno, ctx.exec_path);
 }

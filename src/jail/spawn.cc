@@ -1,5 +1,7 @@
 #include "jail/spawn.h"
 
+#include <fcntl.h>
+#include <sched.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -49,6 +51,38 @@ Status write_id_maps(pid_t pid, const plan::Plan& plan) {
   return sys::write_file(proc + "gid_map", map_line(plan.gid_map));
 }
 
+// vm.memfd_noexec is per pid namespace and only the host's root may write it, from inside the
+// namespace it sets: a helper child joins the jail's pid namespace, and its own child (a
+// member, briefly pid 2 there, before the command exists) writes the value.
+Status set_memfd_noexec(int init_pidfd, int scope) {
+  pid_t helper = ::fork();
+  if (helper < 0) return fail_errno("fork");
+  if (helper == 0) {
+    if (::setns(init_pidfd, CLONE_NEWPID) != 0) ::_exit(1);
+    pid_t member = ::fork();
+    if (member < 0) ::_exit(2);
+    if (member == 0) {
+      int fd = ::open("/proc/sys/vm/memfd_noexec", O_WRONLY | O_CLOEXEC);
+      if (fd < 0) ::_exit(3);
+      char value = static_cast<char>('0' + scope);
+      ::_exit(::write(fd, &value, 1) == 1 ? 0 : 4);
+    }
+    int status = 0;
+    while (::waitpid(member, &status, 0) < 0)
+      if (errno != EINTR) ::_exit(5);
+    ::_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 6);
+  }
+  int status = 0;
+  while (::waitpid(helper, &status, 0) < 0)
+    if (errno != EINTR) return fail_errno("waitpid");
+  static constexpr const char* kWhat[] = {"", "setns into the jail's pid namespace", "fork in the jail's pid namespace",
+                                          "open /proc/sys/vm/memfd_noexec", "write /proc/sys/vm/memfd_noexec",
+                                          "waitpid", "the helper was killed"};
+  const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 6;
+  if (code != 0) return fail(0, std::string("vm.memfd_noexec: ") + kWhat[code > 6 ? 6 : code]);
+  return {};
+}
+
 std::string clone_hint(int err) {
   if (err == EPERM || err == ENOSPC || err == EUSERS)
     return " (user namespaces may be disabled here: see `agentjail doctor`)";
@@ -91,6 +125,8 @@ Result<Jail> start(const plan::Plan& plan, plan::Plan* waiting_plan, const secco
   if (auto ok = write_id_maps(*pid, plan); !ok) return std::unexpected(ok.error().context("id maps"));
   if (attach_by_pid)
     if (auto ok = cgroup->attach(*pid); !ok) return std::unexpected(ok.error().context("cgroup"));
+  if (plan.memfd_noexec > 0)
+    if (auto ok = set_memfd_noexec(jail.init.pidfd(), plan.memfd_noexec); !ok) return std::unexpected(ok.error());
   Msg go;
   go.type = MsgType::go;
   if (int rc = send_msg(jail.sync.get(), go); rc < 0) return fail(-rc, "start the jail");

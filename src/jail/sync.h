@@ -26,6 +26,7 @@ enum class MsgType : uint32_t {
   waiting,        // init -> parent: every step before the command is done; send it now
   stdio,          // parent -> init: the fd riding along becomes the command's fd `value` (0-2)
   command,        // parent -> init: a memfd of `value` bytes holds the command (encode_command)
+  exec,           // command child -> parent: every step done, execve next (the wall limit starts)
 };
 
 struct Msg {

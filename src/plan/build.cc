@@ -8,6 +8,7 @@
 #include "plan/build.h"
 
 #include "limits/table.h"
+#include "plan/budgets.h"
 #include "plan/identity.h"
 #include "plan/landlock.h"
 #include "plan/mounts.h"
@@ -18,9 +19,8 @@ namespace {
 
 constexpr const char* kDefaultPath = "/usr/local/bin:/usr/bin:/bin";
 // Per-user kernel budgets a jail gets (see rlimits_for): ample for programs, a small share
-// of a host's (Linux: RLIMIT_SIGPENDING ~ RAM / 256 KiB signals, RLIMIT_MSGQUEUE 800 KiB).
+// of a host's (Linux: RLIMIT_SIGPENDING ~ RAM / 256 KiB signals; RLIMIT_MSGQUEUE: budgets.h).
 constexpr uint64_t kJailSigpending = 1024;
-constexpr uint64_t kJailMsgqueueBytes = 64 * 1024;
 
 uint64_t clone_flags_for(const policy::Namespaces& ns) {
   // user, mount and pid are not optional (policy validation refuses false): the fresh root,
@@ -51,7 +51,7 @@ std::vector<std::string> environment(const policy::Process& process,
 
 Rlimit rlimit(int resource, const char* name, uint64_t value) { return {resource, name, value, value}; }
 
-std::vector<Rlimit> rlimits_for(const Limits& limits, const CgroupPlan& cgroup) {
+std::vector<Rlimit> rlimits_for(const Limits& limits, const CgroupPlan& cgroup, const Budgets& budgets) {
   // "unlimited" leaves the caller's own limit in place: raising a hard limit needs privileges
   // agentjail does not use.
   std::vector<Rlimit> out;
@@ -73,24 +73,16 @@ std::vector<Rlimit> rlimits_for(const Limits& limits, const CgroupPlan& cgroup) 
   // runs it). Unbounded, a jail could take the caller's whole budget for the run, and root's
   // timers and signal queues on the host would fail with EAGAIN.
   out.push_back(rlimit(RLIMIT_SIGPENDING, "RLIMIT_SIGPENDING", kJailSigpending));
-  out.push_back(rlimit(RLIMIT_MSGQUEUE, "RLIMIT_MSGQUEUE", kJailMsgqueueBytes));
+  out.push_back(rlimit(RLIMIT_MSGQUEUE, "RLIMIT_MSGQUEUE", budgets.msgqueue_bytes));
   return out;
 }
 
 // The /proc/sys/user limits are per user namespace, and the jail's is new: what the init writes
 // binds the jail alone. inotify counts per user and is charged to the namespace's owner too
 // (root, when root runs agentjail): left at the host's values, one jail could take root's every
-// inotify instance. No nested user namespace either (seccomp already refuses them; without one
-// the jail can create no other namespace, capability-less as it is). A kernel without one of
-// these files skips it.
-std::vector<Sysctl> userns_limits() {
-  return {
-      {"/proc/sys/user/max_inotify_instances", "32"},
-      {"/proc/sys/user/max_inotify_watches", "8192"},
-      {"/proc/sys/user/max_user_namespaces", "0"},
-  };
-}
-
+// inotify instance; plan/budgets.h shares them out. No nested user namespace either (seccomp
+// already refuses them; without one the jail can create no other namespace, capability-less as
+// it is). A kernel without one of these files skips it.
 Result<std::vector<int>> capability_values(const std::vector<std::string>& names) {
   std::vector<int> values;
   for (const auto& name : names) {
@@ -116,7 +108,8 @@ Result<Plan> build(const policy::Policy& policy, const host::Host& host, std::ve
   if (auto decided = decide_identity(policy, host, plan, identity_warnings); !decided)
     return std::unexpected(decided.error());
 
-  plan.userns_limits = userns_limits();
+  const Budgets budgets = jail_budgets(host);
+  plan.userns_limits = userns_limits(budgets);
 
   plan.clone_flags = clone_flags_for(policy.namespaces);
   plan.network = network_mode(policy.network.mode);
@@ -136,10 +129,17 @@ Result<Plan> build(const policy::Policy& policy, const host::Host& host, std::ve
 
   plan.limits = policy.limits;
   plan.cgroup = decide_cgroup(policy.limits, host);
-  plan.rlimits = rlimits_for(plan.limits, plan.cgroup);
+  plan.rlimits = rlimits_for(plan.limits, plan.cgroup, budgets);
+  if (plan.cgroup.kind == CgroupKind::v1 && plan.cgroup.memory) {
+    auto memory = host.cgroup_v1.find("memory");
+    plan.cgroup.memory_tcp = memory != host.cgroup_v1.end() && memory->second.kmem_tcp;
+  }
   plan.warnings.insert(plan.warnings.begin(), plan.cgroup.warnings.begin(), plan.cgroup.warnings.end());
   plan.warnings.insert(plan.warnings.end(), mount_warnings.begin(), mount_warnings.end());
   plan.warnings.insert(plan.warnings.end(), identity_warnings.begin(), identity_warnings.end());
+  std::string memfd_warning;
+  plan.memfd_noexec = memfd_noexec_scope(host, plan.mounts, &memfd_warning);
+  if (!memfd_warning.empty()) plan.warnings.push_back(memfd_warning);
   // Allowed for debugging, never silently: each shares a part of the host with the jail.
   if (!policy.namespaces.ipc)
     plan.warnings.push_back("namespaces.ipc = false: the jail shares the host's System V IPC objects and POSIX "

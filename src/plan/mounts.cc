@@ -1,5 +1,7 @@
 #include "plan/mounts.h"
 
+#include "plan/budgets.h"
+
 #include <cstdio>
 
 namespace aj::plan {
@@ -62,8 +64,11 @@ void add_dev(std::vector<MountOp>& ops, const policy::Mount& mount) {
                    .noexec = true, .nodev = false});
   // A private devpts instance: the jail's ptys are its own, the host's are invisible. ptmx is
   // the jail user's to open (0666); new ptys are its own, readable by it only (0620, no tty group).
+  // Every devpts instance draws from kernel.pty.max, one budget for the host: `max` bounds the
+  // jail's share, so that a jail opening ptys in a loop leaves the host's and other jails'.
   ops.push_back({.kind = MountKind::devpts, .target = join_path(dev, "pts"), .noexec = true, .nodev = false,
-                 .fs_options = {{"newinstance", ""}, {"ptmxmode", "0666"}, {"mode", "0620"}}});
+                 .fs_options = {{"newinstance", ""}, {"ptmxmode", "0666"}, {"mode", "0620"},
+                                {"max", std::to_string(kJailPtys)}}});
   ops.push_back({.kind = MountKind::symlink, .source = "pts/ptmx", .target = join_path(dev, "ptmx")});
   ops.push_back({.kind = MountKind::tmpfs, .target = join_path(dev, "shm"), .noexec = true,
                  .fs_options = tmpfs_options(01777, 64ull << 20)});

@@ -91,6 +91,9 @@ struct CgroupPlan {
   CgroupKind kind = CgroupKind::none;
   bool memory = false, pids = false, cpus = false, cpu_time = false;  // by the cgroup
   bool memory_swap = false;     // memory: swap is limited to 0 too (memory.swap.max / memsw)
+  // v1: socket buffers have a counter of their own, outside memory.limit_in_bytes: bounded by
+  // the memory limit too (memory.kmem.tcp.limit_in_bytes). v2 charges them to memory.max.
+  bool memory_tcp = false;
   bool rlimit_as = false;       // memory falls back to RLIMIT_AS (per process, address space)
   bool rlimit_nproc = false;    // pids fall back to RLIMIT_NPROC (per user namespace on >= 5.14)
   CpuQuota cpu_quota;           // cpus: the bandwidth written
@@ -231,6 +234,13 @@ struct Plan {
   CgroupPlan cgroup;
 
   std::optional<WorkspacePlan> workspace;
+
+  // Kernel budgets shared with the host (plan/budgets.h).
+  int memfd_noexec = 0;            // vm.memfd_noexec the supervisor sets in the jail's pid namespace; 0: none
+  int command_oom_score_adj = 1000;  // the command's; the init keeps the caller's, so it is OOM-killed last
+  // Building the jail (clone to the command's execve) may take this long; the wall limit
+  // counts from the execve.
+  uint64_t setup_timeout_ms = 30000;
 
   std::vector<std::string> warnings;  // what this host cannot enforce, in the report
 };

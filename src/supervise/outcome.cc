@@ -21,8 +21,14 @@ Outcome classify(const Observed& o) {
   if (o.seccomp_kill) return {Status::seccomp, std::nullopt, SIGSYS, std::nullopt};
   if (o.exec_failure) return {Status::exit, o.exec_failure, std::nullopt, o.exec_error};
   if (!o.command_status) {
-    // The init died before it could say why: when the cgroup saw an OOM kill, the limit was
-    // too small to build the jail at all.
+    // pid 1 died before it could report the command's end. With the command started, an OOM
+    // kill in the jail's cgroup is the memory limit (pid 1 is the OOM killer's last choice, but
+    // a jail whose memory is all kernel memory leaves it no other): the run's verdict, not a
+    // set-up failure. Before the start, the limit was too small to build the jail at all.
+    if (o.oom_killed && o.command_started)
+      return {Status::memory_limit, std::nullopt, SIGKILL,
+              "the memory limit was reached and the OOM killer ended the jail's init (the command's memory was "
+              "mostly kernel memory: socket buffers, tmpfs, page tables)"};
     if (o.oom_killed)
       return {Status::setup_error, std::nullopt, std::nullopt,
               "the jail's init was killed by the memory limit while building the jail: limits.memory is too small "

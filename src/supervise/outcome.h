@@ -16,6 +16,7 @@ struct Observed {
   std::optional<int> exec_failure;         // 126 or 127
   std::optional<std::string> exec_error;   // its message
   std::optional<int> command_status;       // wait status of the command, reported by pid 1
+  bool command_started = false;            // the command child reported its execve
   std::optional<int> interrupted_by;       // a signal agentjail itself received
   bool timed_out = false;                  // wall_time reached
   bool cpu_exceeded = false;               // whole-jail cpu_time reached (cgroup)

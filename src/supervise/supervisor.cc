@@ -49,10 +49,12 @@ class Loop {
 
   Supervised run() {
     const Limits& limits = in_.plan.limits;
-    if (limits.wall_time_ms) {
-      // The wall clock started at clone; setup time counts against the limit too.
-      double left = static_cast<double>(*limits.wall_time_ms) - (sys::monotonic_ms() - in_.started_ms);
-      arm(wall_timer_, static_cast<uint64_t>(std::max(1.0, left)), false, "limits.wall_time");
+    // Building the jail has a bound of its own; the wall limit is the command's, armed when the
+    // command child reports its execve (on_sync): a slow set-up (a burst of jails) eats no
+    // command time, and a set-up that hangs is a setup_error that says so.
+    if (in_.plan.setup_timeout_ms) {
+      double left = static_cast<double>(in_.plan.setup_timeout_ms) - (sys::monotonic_ms() - in_.started_ms);
+      arm(setup_timer_, static_cast<uint64_t>(std::max(1.0, left)), false, "the set-up bound");
     }
     if (limits.cpu_time_ms && in_.cgroup && in_.plan.cgroup.cpu_time)
       arm(cpu_timer_, kCpuPollMs, true, "limits.cpu_time");
@@ -68,6 +70,7 @@ class Loop {
       if (!init_reaped_) watch(in_.jail.init.pidfd(), &Loop::on_init_exit);
       if (sync_open_) watch(in_.jail.sync.get(), &Loop::on_sync);
       watch(in_.signal_fd, &Loop::on_signal);
+      watch(setup_timer_.get(), &Loop::on_setup_timer);
       watch(wall_timer_.get(), &Loop::on_wall_timer);
       watch(cpu_timer_.get(), &Loop::on_cpu_timer);
       watch(relay_grace_.get(), &Loop::on_relay_grace);
@@ -204,6 +207,13 @@ class Loop {
       case jail::MsgType::exited:
         result_.observed.command_status = static_cast<int>(msg.value);
         break;
+      case jail::MsgType::exec:
+        if (result_.observed.command_started) break;
+        result_.observed.command_started = true;
+        setup_timer_.reset();
+        spdlog::info("command's execve {:.3f} ms after clone", sys::monotonic_ms() - in_.started_ms);
+        if (in_.plan.limits.wall_time_ms) arm(wall_timer_, *in_.plan.limits.wall_time_ms, false, "limits.wall_time");
+        break;
       case jail::MsgType::go:
       case jail::MsgType::waiting:  // a pooled jail's: read before its command was handed over
       case jail::MsgType::stdio:
@@ -217,6 +227,18 @@ class Loop {
     if (!result_.observed.interrupted_by) result_.observed.interrupted_by = static_cast<int>(info.ssi_signo);
     kill_jail();
     stop_relays(true);  // a caller's reader that does not read must not keep agentjail from ending
+  }
+
+  void on_setup_timer() {
+    consume_timer(setup_timer_.get());
+    setup_timer_.reset();
+    if (init_reaped_ || result_.observed.command_started) return;
+    if (!result_.observed.setup_error)
+      result_.observed.setup_error = "the jail's set-up did not finish within " +
+                                     std::to_string(in_.plan.setup_timeout_ms) +
+                                     " ms (building the jail is bounded apart from limits.wall_time, which counts "
+                                     "from the command's start); the jail was killed";
+    kill_jail();
   }
 
   void on_wall_timer() {
@@ -300,7 +322,7 @@ class Loop {
 
   Inputs& in_;
   Supervised result_;
-  sys::UniqueFd wall_timer_, cpu_timer_, notify_refill_, relay_grace_;
+  sys::UniqueFd setup_timer_, wall_timer_, cpu_timer_, notify_refill_, relay_grace_;
   uint64_t notify_budget_ = kNotifyBurst;
   std::optional<seccomp::Listener> listener_;
   bool init_reaped_ = false;

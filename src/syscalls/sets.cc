@@ -26,7 +26,9 @@ constexpr std::array kBasicIo = {
 
 // Paths and files. The jail's mount table decides what is visible and writable; these calls
 // only work on what it shows. No call here may set a setuid or setgid bit (see
-// argument_checked()). Left out: sync (flushes every filesystem of the host), the handle-based
+// argument_checked()). Left out: sync and syncfs (each flushes a filesystem of the host: syncfs
+// on any file of a bind or of the jail's root flushes the host's filesystem it lives on, for
+// every process of the host, and stalls the host's writers meanwhile), the handle-based
 // opens (always refused), openat2 (ENOSYS, below) and fanotify (watches beyond the caller's
 // own files).
 constexpr std::array kFileSystem = {
@@ -39,7 +41,7 @@ constexpr std::array kFileSystem = {
     "readlinkat"sv,    "chmod"sv,          "fchmod"sv,         "fchmodat"sv,        "fchmodat2"sv,
     "truncate"sv,      "ftruncate"sv,      "fallocate"sv,      "fadvise64"sv,       "readahead"sv,
     "getdents"sv,      "getdents64"sv,     "flock"sv,          "fsync"sv,           "fdatasync"sv,
-    "sync_file_range"sv, "syncfs"sv,       "umask"sv,          "utime"sv,           "utimes"sv,
+    "sync_file_range"sv,                    "umask"sv,          "utime"sv,           "utimes"sv,
     "utimensat"sv,     "futimesat"sv,      "mknod"sv,          "mknodat"sv,         "getxattr"sv,
     "lgetxattr"sv,     "fgetxattr"sv,      "listxattr"sv,      "llistxattr"sv,      "flistxattr"sv,
     "setxattr"sv,      "lsetxattr"sv,      "fsetxattr"sv,      "removexattr"sv,     "lremovexattr"sv,
@@ -58,8 +60,12 @@ constexpr std::array kIoEvent = {
     "epoll_ctl"sv,  "epoll_wait"sv, "epoll_pwait"sv, "epoll_pwait2"sv, "eventfd"sv,    "eventfd2"sv,
 };
 
-// Linux native AIO (libaio; databases). Not io_uring, which is always refused: it has been the
-// source of many kernel exploits and bypasses seccomp for the operations it submits.
+// Linux native AIO (libaio; databases). Not in @default: io_setup reserves its events from
+// fs.aio-max-nr, one budget for the whole host that no namespace, cgroup or rlimit divides, so
+// one jail could take it all and the host's own AIO users (root included) get EAGAIN until the
+// jail ends. Programs that use it fall back to threads when it is refused (InnoDB, libaio's
+// users, glibc's POSIX AIO never needs it). Not io_uring, which is always refused: it has been
+// the source of many kernel exploits and bypasses seccomp for the operations it submits.
 constexpr std::array kAio = {
     "io_setup"sv, "io_destroy"sv, "io_submit"sv, "io_cancel"sv, "io_getevents"sv, "io_pgetevents"sv,
 };
@@ -152,19 +158,19 @@ constexpr std::array kNuma = {
 };
 
 constexpr std::array kDefault = {
-    "@basic-io"sv, "@file-system"sv, "@chown"sv, "@io-event"sv, "@aio"sv,     "@memory"sv, "@process"sv,
+    "@basic-io"sv, "@file-system"sv, "@chown"sv, "@io-event"sv, "@memory"sv, "@process"sv,
     "@setuid"sv,   "@signal"sv,      "@time"sv,  "@ipc"sv,      "@network"sv, "@sandbox"sv,
 };
 
 constexpr std::array kSets = {
-    SyscallSet{"@default", "what interpreters, compilers, shells and build tools need (every set below but @numa)",
+    SyscallSet{"@default", "what interpreters, compilers, shells and build tools need (every set below but @aio and @numa)",
                kDefault},
     SyscallSet{"@basic-io", "read, write, seek, close and duplicate descriptors; ioctl", kBasicIo},
     SyscallSet{"@file-system", "open, stat, create, rename, remove, link files and directories; xattrs; inotify",
                kFileSystem},
     SyscallSet{"@chown", "change the owner of files (the kernel still requires CAP_CHOWN for other owners)", kChown},
     SyscallSet{"@io-event", "poll, select, epoll, eventfd", kIoEvent},
-    SyscallSet{"@aio", "Linux native asynchronous I/O (io_setup & co; not io_uring)", kAio},
+    SyscallSet{"@aio", "Linux native asynchronous I/O (io_setup & co; not io_uring; not in @default: fs.aio-max-nr is one budget for the whole host)", kAio},
     SyscallSet{"@memory", "map, protect, advise and lock memory; memfd; protection keys", kMemory},
     SyscallSet{"@process", "fork, exec, wait, ids, limits, scheduling, threads and futexes", kProcess},
     SyscallSet{"@setuid", "change user and group ids (only to ids mapped in the jail)", kSetuid},

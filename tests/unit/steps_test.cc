@@ -63,6 +63,8 @@ TEST_CASE("init steps: in the order the jail depends on") {
 TEST_CASE("command steps: the filter last, only the command's own name fails as the command") {
   const auto command = names(jail::command_steps());
   CHECK(command.front() == "die-with-parent");
+  // The OOM killer must prefer the command over pid 1 before the command allocates anything.
+  CHECK(index_of(command, "oom-score") == 1);
   // The filter forbids what the steps before it need (capset, prctl, setrlimit, ...).
   CHECK(command.back() == "seccomp");
   // Capabilities go before no_new_privs and the filter; ambient ones need securebits first.

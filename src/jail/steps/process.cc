@@ -1,4 +1,6 @@
 // The command's process state: session, working directory, umask, resource limits.
+#include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -8,6 +10,26 @@
 #include "jail/steps/steps.h"
 
 namespace aj::jail::steps {
+
+Status raise_oom_score(ChildContext& ctx) {
+  // The jail's own procfs, of its pid namespace: /proc/self is this process.
+  // Non-dumpable (inherited from pid 1 until execve), our /proc/self files belong to root and
+  // are closed to us: dumpable for the open only, when no other process of the jail but pid 1
+  // exists yet.
+  const std::string value = std::to_string(ctx.plan.command_oom_score_adj);
+  if (::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) return fail_errno("prctl PR_SET_DUMPABLE");
+  int fd = ::open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+  const int open_errno = errno;
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return fail_errno("prctl PR_SET_DUMPABLE");
+  errno = open_errno;
+  if (fd < 0 && errno == ENOENT) return {};  // a policy without /proc (agentjail-policy(5), KERNEL BUDGETS)
+  if (fd < 0) return fail_errno("open /proc/self/oom_score_adj");
+  const bool written = ::write(fd, value.data(), value.size()) == static_cast<ssize_t>(value.size());
+  const int err = errno;
+  ::close(fd);
+  if (!written) return fail(err, "write /proc/self/oom_score_adj");
+  return {};
+}
 
 Status new_session(ChildContext& ctx) {
   // Without a controlling terminal, TIOCSTI has nothing to push keystrokes into.

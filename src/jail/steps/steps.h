@@ -38,6 +38,7 @@ Status wait_for_command(ChildContext& ctx);   // pooled only: say "waiting", tak
 Status fork_command(ChildContext& ctx);       // the command child (runs command_main), and "started"
 
 // --- the command child ---
+Status raise_oom_score(ChildContext& ctx);    // process.cc: oom_score_adj = plan.command_oom_score_adj
 Status new_session(ChildContext& ctx);        // process.cc: setsid(): no controlling terminal
 Status process_group(ChildContext& ctx);      // process.cc: without setsid, still a group of its own
 Status attach_stdio(ChildContext& ctx);       // fds.cc: capture pipes onto 1 and 2
