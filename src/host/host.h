@@ -86,6 +86,7 @@ struct Host {
   long max_inotify_watches = -1;      // /proc/sys/user/max_inotify_watches
   uint64_t msgqueue_bytes = 0;        // our RLIMIT_MSGQUEUE soft limit (RLIM_INFINITY: unlimited)
   int memfd_noexec = -1;              // vm.memfd_noexec of our pid namespace; -1: kernel < 6.3
+  bool cap_sys_admin = false;         // CAP_SYS_ADMIN in our effective set (root without it cannot set that)
   // Not probed: how many jails may run at once (serve's --max-jails; `run` assumes the same
   // default), to divide those budgets between them.
   unsigned concurrent_jails = 4;

@@ -97,6 +97,16 @@ void probe_budgets(Host& host) {
   host.max_inotify_instances = read_sysctl("/proc/sys/user/max_inotify_instances").value_or(-1);
   host.max_inotify_watches = read_sysctl("/proc/sys/user/max_inotify_watches").value_or(-1);
   if (auto scope = read_sysctl("/proc/sys/vm/memfd_noexec")) host.memfd_noexec = static_cast<int>(*scope);
+  // CapEff of /proc/self/status, in hex: bit 21 is CAP_SYS_ADMIN.
+  if (auto status = sys::read_file("/proc/self/status")) {
+    auto at = status->find("CapEff:\t");
+    if (at != std::string::npos) {
+      uint64_t caps = 0;
+      const char* begin = status->data() + at + 8;
+      std::from_chars(begin, status->data() + status->size(), caps, 16);
+      host.cap_sys_admin = (caps >> 21) & 1;
+    }
+  }
   rlimit limit{};
   if (::getrlimit(RLIMIT_MSGQUEUE, &limit) == 0) host.msgqueue_bytes = limit.rlim_cur;
 }

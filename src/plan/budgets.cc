@@ -42,7 +42,7 @@ std::vector<Sysctl> userns_limits(const Budgets& budgets) {
 int memfd_noexec_scope(const host::Host& host, const std::vector<MountOp>& mounts, std::string* warning) {
   constexpr int kNoExecEnforced = 2;  // MEMFD_NOEXEC_SCOPE_NOEXEC_ENFORCED
   if (host.memfd_noexec >= kNoExecEnforced) return 0;  // our own pid namespace has it already: inherited
-  if (host.memfd_noexec >= 0 && host.is_root()) return kNoExecEnforced;
+  if (host.memfd_noexec >= 0 && host.is_root() && host.cap_sys_admin) return kNoExecEnforced;
   // A writable mount that allows exec runs the jail's own code anyway: no memfd needed.
   const bool writable_exec = std::any_of(mounts.begin(), mounts.end(), [](const MountOp& op) {
     return (op.kind == MountKind::bind || op.kind == MountKind::tmpfs) && !op.read_only && !op.noexec;
@@ -51,7 +51,7 @@ int memfd_noexec_scope(const host::Host& host, const std::vector<MountOp>& mount
     *warning = host.memfd_noexec < 0
                    ? "memfd_create: this kernel (< 6.3) has no vm.memfd_noexec: the jail can run code it wrote to a "
                      "memfd although every writable mount is noexec"
-                   : "memfd_create: vm.memfd_noexec can be set only by root: the jail can run code it wrote to a memfd "
+                   : "memfd_create: vm.memfd_noexec can be set only by root with CAP_SYS_ADMIN: the jail can run code it wrote to a memfd "
                      "although every writable mount is noexec (run agentjail as root, or set vm.memfd_noexec = 2 on "
                      "the host)";
   return 0;
