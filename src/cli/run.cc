@@ -169,10 +169,8 @@ class Run {
     if (options_.json && !report_.stdout_capture) report_.stdout_capture = supervise::Capture{};
     if (options_.json && !report_.stderr_capture) report_.stderr_capture = supervise::Capture{};
     int code = report::exit_code(report_);
-    bool emitted = report_fd_ ? report::emit(report_, options_.json, report_fd_.get(), options_.report_path)
-                   : report_unwritable_ ? report::emit(report_, options_.json, -1, "") && false
-                                        : report::emit(report_, options_.json, options_.report_path);
-    if (!emitted) code = report::kExitSetupError;
+    // The audit line first: it is a file of the caller's, and a reader that stalls stdout must
+    // not keep it from being written.
     const std::string& audit_log = audit_log_path();
     if (audit_fd_) {
       if (!report::append_audit_line(audit_fd_.get(), audit_log, report_, ::getuid())) code = report::kExitSetupError;
@@ -181,6 +179,13 @@ class Run {
     } else if (!audit_log.empty() && !report::append_audit_line(audit_log, report_, ::getuid())) {
       code = report::kExitSetupError;
     }
+    // Nothing of the jail is left: a signal now may end agentjail while the report waits on a
+    // stalled stdout (the --report file is written before stdout).
+    pipeline::give_back_signals();
+    bool emitted = report_fd_ ? report::emit(report_, options_.json, report_fd_.get(), options_.report_path)
+                   : report_unwritable_ ? report::emit(report_, options_.json, -1, "") && false
+                                        : report::emit(report_, options_.json, options_.report_path);
+    if (!emitted) code = report::kExitSetupError;
     return code;
   }
 

@@ -390,6 +390,13 @@ Result<sys::UniqueFd> take_over_signals() {
   return fd;
 }
 
+void give_back_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&set, sig);
+  ::sigprocmask(SIG_UNBLOCK, &set, nullptr);
+}
+
 Status execute(const policy::Policy& policy, const std::vector<std::string>& command,
                const std::map<std::string, std::string>& env, const Options& options, report::Report& report) {
   double started_ms = sys::monotonic_ms();

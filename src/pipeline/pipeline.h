@@ -27,6 +27,10 @@ namespace aj::pipeline {
 // still written. Call it before anything that creates a cgroup.
 Result<sys::UniqueFd> take_over_signals();
 
+// Once the jail is gone: those signals end agentjail again by their default action, so that a
+// reader that stalls the report on stdout cannot make agentjail outlive a SIGTERM.
+void give_back_signals();
+
 enum class Stream { out, err };
 
 struct Options {

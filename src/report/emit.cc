@@ -32,12 +32,7 @@ bool emit(const Report& report, bool to_stdout, int report_fd, const std::string
   // it named): they are replaced by U+FFFD, so there is always exactly one valid document.
   const std::string text = to_json(report).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   bool ok = true;
-  if (to_stdout) {
-    if (auto written = sys::write_all(STDOUT_FILENO, text); !written) {
-      log::error_line("report: stdout: " + written.error().what());
-      ok = false;
-    }
-  }
+  // The file first: a reader that stalls stdout must not keep it from being written.
   if (report_fd >= 0) {
     // The jail may have written into the file meanwhile (it lies in a bind): start afresh.
     aj::Status written = ::ftruncate(report_fd, 0) == 0 && ::lseek(report_fd, 0, SEEK_SET) == 0
@@ -45,6 +40,12 @@ bool emit(const Report& report, bool to_stdout, int report_fd, const std::string
                              : aj::Status(fail_errno("truncate"));
     if (!written) {
       log::error_line("report: " + path + ": " + written.error().what());
+      ok = false;
+    }
+  }
+  if (to_stdout) {
+    if (auto written = sys::write_all(STDOUT_FILENO, text); !written) {
+      log::error_line("report: stdout: " + written.error().what());
       ok = false;
     }
   }

@@ -154,6 +154,38 @@ def test_a_sigterm_as_soon_as_the_signals_are_taken_over_still_gives_a_report():
     assert not failures, failures
 
 
+def test_a_reader_that_never_reads_the_report_cannot_make_agentjail_outlive_sigterm(tmp):
+    # Before the fix the signals stayed blocked while the report was written: with a stdout
+    # pipe nobody reads, agentjail sat in write() and only SIGKILL ended it.
+    report_file = os.path.join(tmp, "report.json")
+    read_end, write_end = os.pipe()  # 64 KiB that fill up, and no reader
+    try:
+        proc = subprocess.Popen([AGENTJAIL, "run", "-p", "shell", "--json", "--report", report_file, "--",
+                                 "/bin/sh", "-c", "head -c 900000 /dev/zero"], stdout=write_end,
+                                stderr=subprocess.DEVNULL)
+        os.close(write_end)
+        deadline = time.monotonic() + 60
+        report = None
+        while report is None and time.monotonic() < deadline:  # the file is written before stdout
+            try:
+                with open(report_file) as f:
+                    report = json.load(f)
+            except (FileNotFoundError, ValueError):
+                time.sleep(0.05)
+        assert report is not None and report["status"] == "ok", report
+        assert proc.poll() is None  # blocked on the pipe
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            pytest.fail("agentjail outlived SIGTERM while its report waited on a stalled stdout")
+        assert code == -signal.SIGTERM, code
+    finally:
+        os.close(read_end)
+
+
 @pytest.mark.parametrize("bind", ["/proc:/hostproc", "/proc", "/sys:/s", "/dev:/d"])
 def test_binds_of_the_host_kernel_filesystems_are_refused(bind):
     # Before the fix `--ro /proc` replaced the jail's masked procfs with the host's.
