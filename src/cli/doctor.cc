@@ -148,7 +148,7 @@ struct Findings {
   bool ok() const { return problems.empty(); }
 };
 
-Findings examine(policy::Loaded loaded) {
+Findings examine(policy::Loaded loaded, const std::string& uid_range) {
   Findings f;
   f.host = host::probe();
   f.stale_removed = cgroup::remove_stale(f.host);
@@ -156,7 +156,7 @@ Findings examine(policy::Loaded loaded) {
   if (f.host.is_root()) f.unprivileged_error = host::try_user_namespace(kNobody);
   f.policy = std::move(loaded);
 
-  auto range = host::configured_id_range("");
+  auto range = host::configured_id_range(uid_range);
   if (range) f.ids.range = *range;
   else f.ids.range_error = range.error().what(), f.ids.range = host::kDefaultJailIds;
   if (f.host.is_root()) {
@@ -419,12 +419,17 @@ Runner add_doctor(CLI::App& root) {
     std::string policy = "default";
     bool json = false;
     bool verbose = false;
+    std::string uid_range;
   };
   auto options = std::make_shared<Options>();
   auto* cmd = root.add_subcommand("doctor", "What this host can enforce, and how it would enforce a policy");
   cmd->add_option("-p,--policy", options->policy, "Policy file (.toml) or built-in name")->capture_default_str();
   cmd->add_flag("--json", options->json, "Print one JSON object instead of the table");
   cmd->add_flag("-v,--verbose", options->verbose, "Log each stale cgroup removed (stderr)");
+  cmd->add_option("--uid-range", options->uid_range,
+                  "The host uid range to show, as run --uid-range takes it (default 1879048192-1879113727, or "
+                  "AGENTJAIL_UID_RANGE)")
+      ->type_name("FIRST-LAST");
   cmd->footer("Exit status: 0 when the policy is enforced in full here, 1 when something would be weaker "
               "(listed), 125 when the policy does not load.");
   return [options] {
@@ -433,7 +438,12 @@ Runner add_doctor(CLI::App& root) {
     auto loaded = policy::load(options->policy, diagnostics);
     for (const auto& diagnostic : diagnostics) log::error_line(diagnostic.format());
     if (!loaded) return report::kExitSetupError;
-    Findings findings = examine(std::move(*loaded));
+    if (!options->uid_range.empty())  // bad input of ours; a bad AGENTJAIL_UID_RANGE is a finding
+      if (auto range = host::configured_id_range(options->uid_range); !range) {
+        log::error_line(range.error().what());
+        return report::kExitSetupError;
+      }
+    Findings findings = examine(std::move(*loaded), options->uid_range);
     if (options->json)
       std::printf("%s\n", to_json(findings).dump(2).c_str());
     else

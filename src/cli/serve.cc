@@ -33,6 +33,7 @@ struct ServeOptions {
   bool allow_client_policies = false;
   std::string grace = "10s";
   std::string audit_log;
+  std::string uid_range;
   int verbose = 0;
   bool quiet = false;
 };
@@ -115,7 +116,7 @@ int serve_main(const ServeOptions& options, const ExecutorFactory& factory) {
   config.parse.default_policy = policies->front().policy.name;
   if (options.allow_client_policies) config.parse.client_policies = client_policy_loader();
 
-  ServeSetup setup{*policies, *pools, config.max_jails, options.audit_log, config.grace_ms};
+  ServeSetup setup{*policies, *pools, config.max_jails, options.audit_log, config.grace_ms, options.uid_range};
   auto executor = factory(setup);
   if (!executor) return refuse(executor.error().what());
   auto signals = drain_signals();
@@ -178,7 +179,7 @@ ExecutorFactory jail_executor_factory() {
     config.pools = setup.pools;
     config.max_jails = setup.max_jails;
     config.audit_log = setup.audit_log;
-    auto range = host::configured_id_range("");
+    auto range = host::configured_id_range(setup.uid_range);
     if (!range) return std::unexpected(range.error());
     config.id_range = *range;
     return std::make_unique<serve::JailExecutor>(std::move(config));
@@ -202,6 +203,10 @@ Runner add_serve(CLI::App& root, ExecutorFactory factory) {
   cmd->add_flag("--allow-client-policies", options->allow_client_policies, "Accept a policy's TOML in a request");
   cmd->add_option("--grace", options->grace, "On SIGTERM: how long running jails may finish")->capture_default_str();
   cmd->add_option("--audit-log", options->audit_log, "Append one JSON line per run to this file");
+  cmd->add_option("--uid-range", options->uid_range,
+                  "Run by root: lease each jail's host uid and gid from FIRST-LAST (default 1879048192-1879113727, "
+                  "or AGENTJAIL_UID_RANGE)")
+      ->type_name("FIRST-LAST");
   cmd->add_flag("-v,--verbose", options->verbose, "Log each request");
   cmd->add_flag("-q,--quiet", options->quiet, "Only errors");
   return [options, factory] { return serve_main(*options, factory); };

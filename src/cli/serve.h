@@ -22,6 +22,7 @@ struct ServeSetup {
   unsigned max_jails = 4;
   std::string audit_log;                  // --audit-log, "" for none (the policies' own still apply)
   int grace_ms = 10'000;                  // SIGTERM: how long running jails may finish
+  std::string uid_range;                  // --uid-range FIRST-LAST; "": AGENTJAIL_UID_RANGE or the default
 };
 using ExecutorFactory = std::function<Result<std::unique_ptr<serve::Executor>>(const ServeSetup&)>;
 

@@ -135,3 +135,48 @@ def test_real_sigterm_with_runs_going_leaves_nothing():
         assert not os.path.exists(f"/proc/{pid}"), f"agentjail run {pid} outlived the server"
     assert scratch_dirs() == before
     s.stop()
+
+
+def uids_of_processes():
+    uids = set()
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/status") as f:
+                for line in f:
+                    if line.startswith("Uid:"):
+                        uids.add(int(line.split()[1]))
+        except (FileNotFoundError, NotADirectoryError, ProcessLookupError, PermissionError):
+            pass
+    return uids
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the lease range is root's")
+def test_uid_range_chooses_the_host_uid_of_servers_jails():
+    solo = 1880000007  # no account, no default lease, no other test's range
+    s = RealServer("-p", "shell", "--uid-range", f"{solo}-{solo}")
+    try:
+        import threading
+        answer = {}
+        worker = threading.Thread(target=lambda: answer.update(
+            zip(("status", "report"), s.post({"policy": "shell", "command": ["/bin/sleep", "3"]}))))
+        worker.start()
+        deadline = time.monotonic() + 30
+        seen = False
+        while not seen and worker.is_alive() and time.monotonic() < deadline:
+            seen = solo in uids_of_processes()
+            time.sleep(0.05)
+        worker.join(timeout=120)
+        assert answer["status"] == 200 and answer["report"]["status"] == "ok", answer
+        assert seen, "no process of the jail ran as the --uid-range uid"
+    finally:
+        assert s.stop() == 0
+
+
+def test_a_bad_uid_range_stops_serve_before_it_listens():
+    d = tempfile.mkdtemp(prefix="aj-serve-jails-")
+    r = subprocess.run([AGENTJAIL, "serve", "--socket", os.path.join(d, "s"), "-p", "shell", "--uid-range", "9-3"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 125, r
+    assert "--uid-range" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert not os.path.exists(os.path.join(d, "s"))
+    os.rmdir(d)
