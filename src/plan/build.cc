@@ -9,6 +9,7 @@
 
 #include "limits/table.h"
 #include "plan/identity.h"
+#include "plan/cwd_args.h"
 #include "plan/landlock.h"
 #include "plan/mounts.h"
 #include "plan/workspace.h"
@@ -130,6 +131,11 @@ Result<Plan> build(const policy::Policy& policy, const host::Host& host, std::ve
     return std::unexpected(checked.error());
 
   plan.argv = std::move(argv);
+  if (host.caller_cwd) {
+    // After the workspace: it decides the cwd and may be what shows the files.
+    auto unseen = unseen_cwd_args(*host.caller_cwd, plan);
+    if (!unseen.empty()) plan.unseen_cwd_args_warning = unseen_cwd_args_warning(unseen, host.caller_cwd->path);
+  }
   plan.env = environment(process, caller_env, &plan.path_env);
   plan.umask = process.umask;
   plan.new_session = process.new_session;

@@ -231,6 +231,9 @@ struct Plan {
   CgroupPlan cgroup;
 
   std::optional<WorkspacePlan> workspace;
+  // The command names files of the caller's working directory that the jail does not see
+  // (plan/cwd_args.h): the warning a run that fails adds to its report, "" when there are none.
+  std::string unseen_cwd_args_warning;
 
   std::vector<std::string> warnings;  // what this host cannot enforce, in the report
 };
