@@ -98,7 +98,7 @@ _agentjail() {
       opts="--socket --socket-mode --socket-group -p --policy --pool --max-jails --queue --max-body --listen
             --token-file --allow-uid --allow-client-policies --grace --audit-log -v --verbose -q --quiet -h --help"
       ;;
-    mcp) opts="-p --policy --max-jails -v --verbose -h --help" ;;
+    mcp) opts="-p --policy --pool --max-jails -v --verbose -h --help" ;;
     *) return ;;
   esac
   COMPREPLY=($(compgen -W "$opts" -- "$cur"))

@@ -69,7 +69,7 @@ complete -c agentjail -n '__agentjail_in seccomp' -l no-notify -d 'Compile witho
 complete -c agentjail -n '__agentjail_in serve' -l socket -r -F -d 'Unix socket to listen on'
 complete -c agentjail -n '__agentjail_in serve' -l socket-mode -x -a '0600 0660 0666' -d 'Permission bits of the socket'
 complete -c agentjail -n '__agentjail_in serve' -l socket-group -x -a '(__fish_complete_groups)' -d 'Group of the socket'
-complete -c agentjail -n '__agentjail_in serve' -l pool -x -d 'NAME=N: keep N jails ready'
+complete -c agentjail -n '__agentjail_in serve; or __agentjail_in mcp' -l pool -x -d 'NAME=N: keep N jails ready'
 complete -c agentjail -n '__agentjail_in serve; or __agentjail_in mcp' -l max-jails -x -d 'Runs at once'
 complete -c agentjail -n '__agentjail_in serve' -l queue -x -d 'Requests that may wait'
 complete -c agentjail -n '__agentjail_in serve' -l max-body -x -a '1MiB 16MiB 64MiB' -d 'Largest request body'

@@ -3,12 +3,13 @@
 # them for a bounded number of executions and time: policy_fuzz (the policy loader; seeds: the
 # built-in policies); http_fuzz, api_fuzz and mcp_fuzz (the HTTP request parser of `agentjail
 # serve`, its POST /v1/runs validation and the JSON-RPC session of `agentjail mcp`; seeds:
-# tests/fuzz/NAME-seeds/); and the network broker's parsers of bytes from the jail, dns_fuzz,
+# tests/fuzz/NAME-seeds/); pool_fuzz (the request serve hands a warm jail's worker, CBOR;
+# seeds: tests/fuzz/pool-seeds/); and the network broker's parsers of bytes from the jail, dns_fuzz,
 # tls_fuzz and http_head_fuzz (seeds: tests/fuzz/seeds/NAME/). Seeds are copied, so the corpus
 # the fuzzer grows never lands in the repository. A target may be named without "_fuzz".
 #
 #   scripts/fuzz.sh [--target NAME]... [--runs N] [--time SECONDS] [--jobs N] [-- libFuzzer flags]
-#   scripts/fuzz.sh --smoke      the HTTP parser and every network target for 10 s (CI; the policy loader's build
+#   scripts/fuzz.sh --smoke      the HTTP parser, the pooled-request decoder and every network target for 10 s (CI; the policy loader's build
 #                                alone takes minutes: run it with --target policy_fuzz)
 #
 # Defaults: every target, 1,000,000 runs each, at most 900 s each. Exit status: 0 when no target
@@ -39,9 +40,9 @@ done
 if [ $smoke = 1 ]; then
   runs=100000000
   max_time=10
-  [ -n "$targets" ] || targets="http_fuzz dns_fuzz tls_fuzz http_head_fuzz"
+  [ -n "$targets" ] || targets="http_fuzz pool_fuzz dns_fuzz tls_fuzz http_head_fuzz"
 fi
-[ -n "$targets" ] || targets="policy_fuzz http_fuzz api_fuzz mcp_fuzz dns_fuzz tls_fuzz http_head_fuzz"
+[ -n "$targets" ] || targets="policy_fuzz http_fuzz api_fuzz mcp_fuzz pool_fuzz dns_fuzz tls_fuzz http_head_fuzz"
 
 # The newest clang installed; clang 14 cannot compile std::expected with any bookworm library.
 cxx=${CXX:-}
@@ -77,6 +78,7 @@ for target in $targets; do
     http_fuzz|api_fuzz|mcp_fuzz)
       name=${target%_fuzz}
       cp "$root"/tests/fuzz/"$name"-seeds/* "$corpus"/; dict="-dict=$root/tests/fuzz/$name.dict"; max_len=16384 ;;
+    pool_fuzz) cp "$root"/tests/fuzz/pool-seeds/* "$corpus"/; max_len=16384 ;;
     *) cp "$root"/tests/fuzz/seeds/"${target%_fuzz}"/* "$corpus"/; max_len=20000 ;;
   esac
   echo "fuzz.sh: $target"

@@ -16,6 +16,7 @@ namespace {
 
 struct McpOptions {
   std::string policy;  // "": the built-in python, node and shell policies, and default for run_command
+  std::vector<std::string> pools;  // --pool NAME=N
   unsigned max_jails = 4;
   int verbose = 0;
 };
@@ -39,7 +40,9 @@ int mcp_main(const McpOptions& options, const ExecutorFactory& factory) {
   config.version = AGENTJAIL_VERSION;
   if (options.max_jails == 0) return refuse("--max-jails must be at least 1");
 
-  ServeSetup setup{*policies, {}, options.max_jails, "", 2000};
+  auto pools = parse_pools(options.pools, *policies);
+  if (!pools) return refuse(pools.error().what());
+  ServeSetup setup{*policies, *pools, options.max_jails, "", 2000};
   auto executor = factory(setup);
   if (!executor) return refuse(executor.error().what());
 
@@ -69,6 +72,9 @@ Runner add_mcp(CLI::App& root, ExecutorFactory factory) {
   auto* cmd = root.add_subcommand("mcp", "Serve the run_code and run_command tools over MCP on stdio (agentjail-serve(1))");
   cmd->add_option("-p,--policy", options->policy,
                   "One policy for every tool call (default: the built-in python, node and shell policies, and default for run_command)");
+  cmd->add_option("--pool", options->pools,
+                  "NAME=N: keep N jails of policy NAME (python, node, shell, default, or -p's) ready, as serve does "
+                  "(repeatable)");
   cmd->add_option("--max-jails", options->max_jails, "Tool calls run at once")->capture_default_str();
   cmd->add_flag("-v,--verbose", options->verbose, "Log to stderr what runs");
   return [options, factory] { return mcp_main(*options, factory); };

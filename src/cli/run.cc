@@ -129,6 +129,7 @@ class Run {
     options.verbose = options_.verbose > 0;
     options.signal_fd = signals->get();
     options.landlock_max_abi = options_.landlock_max_abi;
+    options.cwd_args = true;
     auto range = host::configured_id_range(options_.uid_range);
     if (!range) return std::unexpected(range.error());
     options.id_range = *range;
@@ -140,6 +141,7 @@ class Run {
     if (report_.error && (report_.status == report::RunStatus::setup_error || !options_.json))
       log::error_line(*report_.error);
     if (!options_.json && !options_.quiet) say_which_limit(loaded->policy.limits);
+    if (!options_.json && !options_.quiet && report_.unseen_cwd_args) log::error_line(*report_.unseen_cwd_args);
     return {};
   }
 

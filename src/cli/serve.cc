@@ -38,6 +38,8 @@ struct ServeOptions {
   bool quiet = false;
 };
 
+}  // namespace
+
 Result<std::map<std::string, unsigned>> parse_pools(const std::vector<std::string>& specs,
                                                     const std::vector<policy::Loaded>& policies) {
   std::map<std::string, unsigned> pools;
@@ -55,6 +57,8 @@ Result<std::map<std::string, unsigned>> parse_pools(const std::vector<std::strin
   }
   return pools;
 }
+
+namespace {
 
 Result<sys::UniqueFd> drain_signals() {
   ::signal(SIGPIPE, SIG_IGN);  // a client gone mid-answer is an error of send(), never a signal

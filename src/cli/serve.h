@@ -35,6 +35,9 @@ Runner add_mcp(CLI::App& root, ExecutorFactory factory);
 // --policy specs -> loaded policies (duplicate names are an error); the catalog a server checks
 // requests against; the loader of a client's own policy (--allow-client-policies).
 Result<std::vector<policy::Loaded>> load_policies(const std::vector<std::string>& specs);
+// --pool NAME=N specs -> N by policy name; NAME must be one of `policies`.
+Result<std::map<std::string, unsigned>> parse_pools(const std::vector<std::string>& specs,
+                                                    const std::vector<policy::Loaded>& policies);
 serve::PolicyCatalog catalog_of(const std::vector<policy::Loaded>& policies);
 serve::ClientPolicyLoader client_policy_loader();
 

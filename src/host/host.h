@@ -54,6 +54,19 @@ struct WorkspaceSource {
   bool fs_idmappable = false;  // a filesystem type Linux supports idmapped mounts on (at this kernel)
 };
 
+// An argument of the command that names an entry (of any type) of the caller's working
+// directory, found by probe_cwd_args.
+struct CwdArg {
+  std::string arg;   // as given on the command line
+  std::string path;  // the entry on the host: absolute, lexically normal
+};
+
+// The caller's working directory and the command's arguments found in it.
+struct CallerCwd {
+  std::string path;  // absolute, from getcwd
+  std::vector<CwdArg> args;
+};
+
 struct Host {
   // Who runs agentjail.
   uid_t uid = 0, euid = 0;
@@ -105,6 +118,9 @@ struct Host {
   bool newidmap_tools = false;
   // Not probed by probe(): the caller fills it with probe_workspace() when the policy has one.
   std::optional<WorkspaceSource> workspace;
+  // Not probed by probe(): `run` fills it with probe_cwd_args(), so that a failed command
+  // whose file the jail does not see can be told so (plan/cwd_args.h).
+  std::optional<CallerCwd> caller_cwd;
 };
 
 // Reads /proc, /sys and a few harmless syscalls; creates nothing, forks nothing.
@@ -112,6 +128,14 @@ Host probe();
 
 // stat()s the workspace source `path` (following symlinks, as the bind will) and its filesystem.
 WorkspaceSource probe_workspace(const std::string& path, const Host& host);
+
+// The arguments of `argv` (at most kMaxCwdArgs of them looked at) that name an existing entry
+// of the caller's working directory: a relative path that stays below it, or an absolute path
+// under it. Looked up relative to an fd of the cwd, never through a symlink (openat2
+// RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS for the parent, fstatat AT_SYMLINK_NOFOLLOW for the
+// entry). Options ("-x", "--file=x") are not paths. Nothing when the cwd cannot be opened.
+constexpr size_t kMaxCwdArgs = 256;
+CallerCwd probe_cwd_args(const std::vector<std::string>& argv);
 
 // Doctor only (forks): creates a user namespace in a child process and returns "" on success
 // or what failed ("unshare(CLONE_NEWUSER): Operation not permitted"). `as_uid` >= 0 (root

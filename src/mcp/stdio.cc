@@ -17,6 +17,7 @@ Status serve_stdio(Session& session, serve::Executor& executor, int in_fd, int s
   while (open || session.calls_running() > 0 || !executor.idle()) {
     if (!open && !cancelled) {
       session.cancel_all();  // nobody is left to read the answers of runs still going
+      executor.begin_shutdown();  // and no more jails: the pooled ones waiting go too
       cancelled = true;
     }
     std::vector<pollfd> fds;

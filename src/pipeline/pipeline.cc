@@ -213,6 +213,7 @@ Status build(const policy::Policy& policy, const std::vector<std::string>& comma
   host::Host host = options.host ? *options.host : host::probe();
   host.landlock_abi_cap = options.landlock_max_abi;
   if (policy.workspace) host.workspace = host::probe_workspace(workspace_path(policy.workspace->source), host);
+  if (options.cwd_args) host.caller_cwd = host::probe_cwd_args(command);
   clock.done("probe-host");
   if (auto range = plan::id_lease_range(policy, host, options.id_range)) {
     if (options.lease) {

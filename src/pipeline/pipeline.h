@@ -54,6 +54,9 @@ struct Options {
   // start; null / false: probe now and sweep stale cgroups before creating this run's.
   const host::Host* host = nullptr;
   bool remove_stale_cgroups = true;
+  // `run`: look for the command's arguments in the caller's working directory, to warn when
+  // the command fails and the jail did not see them (plan/cwd_args.h).
+  bool cwd_args = false;
 };
 
 // Runs `command` under `policy` (already loaded, overrides applied) with `env` as the caller's

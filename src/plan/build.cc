@@ -10,6 +10,7 @@
 #include "limits/table.h"
 #include "plan/budgets.h"
 #include "plan/identity.h"
+#include "plan/cwd_args.h"
 #include "plan/landlock.h"
 #include "plan/mounts.h"
 #include "plan/workspace.h"
@@ -123,6 +124,11 @@ Result<Plan> build(const policy::Policy& policy, const host::Host& host, std::ve
     return std::unexpected(checked.error());
 
   plan.argv = std::move(argv);
+  if (host.caller_cwd) {
+    // After the workspace: it decides the cwd and may be what shows the files.
+    auto unseen = unseen_cwd_args(*host.caller_cwd, plan);
+    if (!unseen.empty()) plan.unseen_cwd_args_warning = unseen_cwd_args_warning(unseen, host.caller_cwd->path);
+  }
   plan.env = environment(process, caller_env, &plan.path_env);
   plan.umask = process.umask;
   plan.new_session = process.new_session;

@@ -234,6 +234,9 @@ struct Plan {
   CgroupPlan cgroup;
 
   std::optional<WorkspacePlan> workspace;
+  // The command names files of the caller's working directory that the jail does not see
+  // (plan/cwd_args.h): the warning a run that fails adds to its report, "" when there are none.
+  std::string unseen_cwd_args_warning;
 
   // Kernel budgets shared with the host (plan/budgets.h).
   int memfd_noexec = 0;            // vm.memfd_noexec the supervisor sets in the jail's pid namespace; 0: none

@@ -57,6 +57,10 @@ void record_run(Report& report, const plan::Plan& plan, supervise::Supervised& s
         "that rate, the callers waiting",
         supervise::kNotifyPerRefill * 1000 / supervise::kNotifyRefillMs, supervise::kNotifyBurst));
   report.warnings.insert(report.warnings.end(), s.warnings.begin(), s.warnings.end());
+  if (report.status == RunStatus::exit && !plan.unseen_cwd_args_warning.empty()) {
+    report.unseen_cwd_args = plan.unseen_cwd_args_warning;
+    report.warnings.push_back(plan.unseen_cwd_args_warning);
+  }
   // Every jail has its own user namespace and a seccomp filter; the cgroup is what the host allows.
   report.userns = true;
   report.seccomp = true;

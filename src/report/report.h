@@ -63,6 +63,9 @@ struct Report {
   std::optional<WorkspaceReport> workspace;  // null: no workspace
 
   std::optional<supervise::Capture> stdout_capture, stderr_capture;  // --json only
+  // Not in the JSON: the warning (also in `warnings`) that the failed command named files of
+  // the caller's directory the jail does not see, which `run` prints in pass-through mode.
+  std::optional<std::string> unseen_cwd_args;
 };
 
 // Every field present, null where it does not apply. Captured output is UTF-8

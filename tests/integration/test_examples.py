@@ -36,11 +36,48 @@ def test_run_code_python():
     assert report["policy"]["name"] == "python"
 
 
-def test_run_code_workspace_is_writable_and_holds_files():
-    code = "print(open('data/input.txt').read().upper())\nopen('out.txt', 'w').write('done')\nimport os; print(os.getcwd())"
+def test_run_code_files_in_and_out():
+    """Input files go in through the workspace; what the program adds and changes comes back
+    (listed in the report, contents in output_files) and the input directory is left alone."""
+    code = ("import os\nprint(open('data/input.txt').read().upper())\nprint(os.getcwd())\n"
+            "open('out.txt', 'w').write('done')\nos.makedirs('results')\n"
+            "open('results/table.csv', 'w').write('a,b\\n1,2\\n')\n"
+            "open('data/input.txt', 'a').write(' world')\nos.symlink('/etc/passwd', 'link')")
     report = tool.run_code(code, files={"data/input.txt": "hello"})
     assert report["status"] == "ok", report
     assert report["stdout"] == "HELLO\n/work\n"
+    changes = {c["path"]: c["change"] for c in report["workspace"]["changes"]}
+    assert changes["out.txt"] == "added" and changes["data/input.txt"] == "modified", changes
+    assert changes["results"] == "added" and changes["link"] == "added", changes
+    assert report["output_files"] == {"out.txt": b"done", "results/table.csv": b"a,b\n1,2\n",
+                                      "data/input.txt": b"hello world"}, report["output_files"]
+    assert report["output_files_omitted"] == []
+    answer = json.loads(tool.tool_result_text(report))
+    assert {f["path"] for f in answer["files"]} == set(changes), answer
+    assert "done" not in json.dumps(answer["files"]), "file contents stay out of the model's context"
+
+
+def test_run_code_output_dir_keeps_the_files(tmp_path):
+    out = tmp_path / "outputs"
+    report = tool.run_code("open('result.txt', 'w').write('42')", output_dir=str(out))
+    assert report["status"] == "ok", report
+    assert report["workspace"]["kept"] == str(out)
+    assert (out / "result.txt").read_text() == "42"
+    assert report["output_files"] == {"result.txt": b"42"}
+
+
+def test_tool_result_keeps_only_head_and_tail_of_each_stream():
+    report = tool.run_code("import sys\nsys.stdout.write('A' * 5000 + 'B' * 100000 + 'C' * 5000)\n"
+                           "sys.stderr.write('short')")
+    assert report["status"] == "ok", report
+    answer = json.loads(tool.tool_result_text(report))
+    elided = 110000 - tool.STREAM_HEAD - tool.STREAM_TAIL
+    assert answer["stdout_elided_bytes"] == elided, answer.keys()
+    assert answer["stdout"].startswith("A" * tool.STREAM_HEAD) and answer["stdout"].endswith("C" * tool.STREAM_TAIL)
+    assert f"[... {elided} bytes elided ...]" in answer["stdout"]
+    assert "B" not in answer["stdout"].replace("bytes", "")
+    assert answer["stderr"] == "short" and "stderr_elided_bytes" not in answer
+    assert len(tool.tool_result_text(report)) < 3 * (tool.STREAM_HEAD + tool.STREAM_TAIL)
 
 
 def test_run_code_errors_are_reports():
@@ -130,27 +167,39 @@ def ci_commands():
     return github_runs[0]
 
 
-def test_ci_examples_build_the_sample_project():
+@pytest.mark.parametrize("owner", ["root", "user"])
+def test_ci_examples_build_the_sample_project(owner):
+    """As on a CI runner: root (GitLab's Docker executor, a container job) building a root-owned
+    checkout, or an ordinary user building their own; the build's files belong to the checkout's
+    owner afterwards, with no chown."""
     command = ci_commands()
+    assert "-w .:rw" in command or ":overlay" in command, command
+    if owner == "root" and not is_root():
+        pytest.skip("needs root")
     project = tempfile.mkdtemp(prefix="aj-ci-")
     try:
+        os.chmod(project, 0o755)
         shutil.copytree(os.path.join(EXAMPLES, "ci", "sample"), project, dirs_exist_ok=True)
         argv = ["sh", "-c", command]
-        user = NOBODY if is_root() else None
+        user = NOBODY if owner == "user" and is_root() else None
         env = {"PATH": os.path.dirname(os.path.abspath(agentjail_for(user))) + ":/usr/bin:/bin", "LANG": "C.UTF-8"}
         if user is not None:
-            # As on a CI runner: an ordinary user who owns the checkout runs agentjail.
             for root, dirs, files in os.walk(project):
                 for name in [root] + [os.path.join(root, n) for n in dirs + files]:
                     os.chown(name, NOBODY, NOBODY)
             argv = as_user_prefix() + argv
         proc = subprocess.run(argv, cwd=project, env=env, capture_output=True, text=True, timeout=300)
+        report_path = os.path.join(project, "agentjail-report.json")
+        report = json.load(open(report_path)) if os.path.exists(report_path) else None
+        if owner == "root" and report and any("no idmapped mount" in w for w in report["warnings"]):
+            pytest.skip(f"no idmapped mount of a root-owned checkout here: {report['warnings']}")
         assert proc.returncode == 0, proc
         assert "test passed" in proc.stdout
-        with open(os.path.join(project, "agentjail-report.json")) as f:
-            report = json.load(f)
         assert report["status"] == "ok" and report["policy"]["name"] == "ci", report
-        assert os.path.exists(os.path.join(project, "hello")), "the build's output lands in the checkout"
+        hello = os.path.join(project, "hello")
+        assert os.path.exists(hello), "the build's output lands in the checkout"
+        expected = 0 if owner == "root" else os.stat(project).st_uid
+        assert os.stat(hello).st_uid == expected, "the build's files belong to the checkout's owner"
     finally:
         shutil.rmtree(project, ignore_errors=True)
 

@@ -191,3 +191,64 @@ def test_mcp_closed_stdin_ends_running_calls():
     answers = raw_session([request(1, "tools/call", {"name": "run_command", "arguments": {"argv": ["sleep", "60"]}})])
     assert answers[0]["result"]["isError"] is True
     assert answers[0]["result"]["structuredContent"]["status"] == "signal"
+
+
+# --- mcp --pool: the warm pool of serve, in the same process --------------------------------
+
+def children_of(pid):
+    out = set()
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                out.update(int(c) for c in f.read().split())
+    except OSError:
+        pass
+    return out
+
+
+def test_mcp_pool_of_an_unknown_policy_is_refused():
+    proc = subprocess.run([AGENTJAIL, "mcp", "--pool", "nosuch=1"], input="", capture_output=True, text=True,
+                          timeout=30)
+    assert proc.returncode == 125, proc
+    assert proc.stderr.startswith("agentjail: ") and "no --policy is named" in proc.stderr, proc.stderr
+    proc = subprocess.run([AGENTJAIL, "mcp", "--pool", "shell=lots"], input="", capture_output=True, text=True,
+                          timeout=30)
+    assert proc.returncode == 125 and "NAME=N" in proc.stderr, proc
+
+
+def test_mcp_pool_keeps_a_jail_ready_runs_calls_and_leaves_nothing():
+    from conftest import userns_works
+    if not userns_works():
+        pytest.skip("user namespaces are not available here")
+    import time
+    proc = subprocess.Popen([AGENTJAIL, "mcp", "--pool", "shell=1"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        # Before any call: the pooled jail's worker is built, a child of the server.
+        deadline = time.monotonic() + 30
+        while not children_of(proc.pid) and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.02)
+        ready = children_of(proc.pid)
+        assert ready, "no pooled jail was built before the first call"
+        for n in (1, 2):  # the second call takes the jail built again after the first
+            proc.stdin.write(request(n, "tools/call", {"name": "run_code", "arguments": {
+                "language": "shell", "code": "echo $((6 * 7)); cat /proc/1/comm"}}) + "\n")
+            proc.stdin.flush()
+            answer = json.loads(proc.stdout.readline())
+            assert answer["id"] == n and answer["result"]["isError"] is False, answer
+            assert "42" in answer["result"]["content"][0]["text"], answer
+        # The first worker ran its one command and went: nothing of it is reused.
+        deadline = time.monotonic() + 30
+        while ready & children_of(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not ready & children_of(proc.pid), "the pooled jail of the first call outlived it"
+        last = children_of(proc.pid)
+        proc.stdin.close()
+        assert proc.wait(timeout=60) == 0, proc.stderr.read()
+        for pid in last:
+            assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z", pid
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

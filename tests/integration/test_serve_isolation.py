@@ -26,20 +26,63 @@ def server():
     assert s.stop() == 0
 
 
-def sh(server, script, **extra):
-    status, report = server.post({"policy": "shell", "command": ["/bin/sh", "-c", script], **extra})
+def sh(server, script, *args, **extra):
+    status, report = server.post({"policy": "shell", "command": ["/bin/sh", "-c", script, "sh", *args], **extra})
     assert status == 200, report
     return report
 
 
+NAMESPACES = ("pid", "mnt", "ipc", "uts", "net", "user")
+
+
+def open_namespaces_of(marker, deadline):
+    """Opens the six namespaces of the host process whose argv holds `marker` (a jailed one),
+    as fds: while we hold them the kernel keeps those namespaces, and their inode numbers
+    cannot be given to any other."""
+    while time.monotonic() < deadline:
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if marker.encode() not in f.read().split(b"\0"):
+                        continue
+                return {ns: os.open(f"/proc/{pid}/ns/{ns}", os.O_RDONLY | os.O_CLOEXEC) for ns in NAMESPACES}
+            except OSError:
+                continue  # gone, or not ours to open: keep looking
+        time.sleep(0.01)
+    raise AssertionError(f"no process with {marker} in its argv")
+
+
 def test_consecutive_runs_get_new_namespaces(server):
-    script = "for ns in pid mnt ipc uts net user; do readlink /proc/self/ns/$ns; done"
-    first, second = sh(server, script), sh(server, script)
-    assert first["status"] == second["status"] == "ok", (first, second)
-    a, b = first["stdout"].split(), second["stdout"].split()
-    assert len(a) == len(b) == 6, (a, b)
-    for mine, next_one in zip(a, b):
-        assert mine != next_one, f"{mine} was reused by the next run"
+    """Run N+1 is not in run N's namespaces. Namespace inode numbers are unique only among
+    namespaces alive at once (a freed one's number is reused), so run N's namespaces are held
+    open from here until run N+1 has reported its own: a server that handed run N's jail to the
+    next request would show it the very namespaces held, with the same numbers."""
+    marker = f"aj-ns-marker-{os.getpid()}-{time.monotonic_ns()}"
+    script = "for ns in " + " ".join(NAMESPACES) + "; do readlink /proc/self/ns/$ns; done"
+    first = {}
+    # The first run stays up (its sh, argv naming the marker, waits) until its namespaces are held.
+    thread = threading.Thread(target=lambda: first.update(sh(server, script + "; sleep 2; true", marker)))
+    thread.start()
+    held = {}
+    try:
+        held = open_namespaces_of(marker, time.monotonic() + 30)
+        thread.join(timeout=60)
+        assert first.get("status") == "ok", first
+        a = first["stdout"].split()
+        assert len(a) == 6, a
+        # What we hold is the first run's: e.g. "pid:[4026532301]" is the inode of the pid fd.
+        for ns, link in zip(NAMESPACES, a):
+            assert link == f"{ns}:[{os.fstat(held[ns]).st_ino}]", (ns, link)
+        second = sh(server, script)
+        assert second["status"] == "ok", second
+        b = second["stdout"].split()
+        assert len(b) == 6, b
+        for mine, next_one in zip(a, b):
+            assert mine != next_one, f"{mine} was reused by the next run"
+    finally:
+        thread.join(timeout=60)
+        for fd in held.values():
+            os.close(fd)
 
 
 def test_nothing_left_for_the_next_run(server):

@@ -8,6 +8,7 @@
 #include "serve/pool.h"
 
 using namespace aj;
+using serve::json;
 
 namespace {
 
@@ -54,7 +55,7 @@ TEST_CASE("pool: what needs the jail built otherwise goes cold, with the reason"
 
 TEST_CASE("pool: the request reaches the pooled worker whole, bytes and all") {
   serve::RunRequest request = plain_request();
-  request.command.push_back(std::string("\xff\x01 not utf-8", 13));
+  request.command.push_back(std::string("\xff\x01 not utf-8", 12));
   request.stdin_data = std::string("\0\x80stdin", 7);
   request.env["NAME"] = "va\xc3lue";
   request.limits.wall_time_ms = std::nullopt;
@@ -63,7 +64,7 @@ TEST_CASE("pool: the request reaches the pooled worker whole, bytes and all") {
   request.caller_uid = 1000;
   request.caller_pid = 42;
   auto decoded = serve::decode_pooled_request(serve::encode_pooled_request(request));
-  REQUIRE(decoded);
+  REQUIRE_MESSAGE(decoded, (decoded ? "" : decoded.error().what()));
   CHECK(decoded->id == request.id);
   CHECK(decoded->policy == request.policy);
   CHECK(decoded->command == request.command);
@@ -81,7 +82,43 @@ TEST_CASE("pool: a malformed pooled request is an error, not a crash") {
   std::string good = serve::encode_pooled_request(plain_request());
   CHECK_FALSE(serve::decode_pooled_request(""));
   CHECK_FALSE(serve::decode_pooled_request("\xa0"));  // CBOR: an empty map
+  // An array announcing 2^63 entries: nlohmann's reader throws even when told not to.
+  CHECK_FALSE(serve::decode_pooled_request(std::string("\x9b\x87\x79\x74\x68\x6f\x6e\x67\x63", 9)));
   for (size_t cut = 0; cut < good.size(); cut += 7) CHECK_FALSE(serve::decode_pooled_request(good.substr(0, cut)));
+}
+
+TEST_CASE("pool: a pooled request holds only what execve and the limits can take") {
+  auto with = [](auto change) {
+    serve::RunRequest request = plain_request();
+    change(request);
+    return serve::decode_pooled_request(serve::encode_pooled_request(request));
+  };
+  CHECK_FALSE(with([](serve::RunRequest& r) { r.command.push_back(std::string("a\0b", 3)); }));
+  CHECK_FALSE(with([](serve::RunRequest& r) { r.command = {""}; }));
+  CHECK_FALSE(with([](serve::RunRequest& r) { r.env["A=B"] = "c"; }));
+  CHECK_FALSE(with([](serve::RunRequest& r) { r.env[""] = "c"; }));
+  CHECK_FALSE(with([](serve::RunRequest& r) { r.env["A"] = std::string("c\0", 2); }));
+  CHECK(with([](serve::RunRequest& r) { r.stdin_data = std::string("\0", 1); }));  // bytes, not a C string
+
+  // A count that is not an unsigned integer (a float past uint64's range would be undefined to
+  // cast) is refused, as is a uid past uid_t's.
+  auto message = json::from_cbor(serve::encode_pooled_request(plain_request()));
+  auto refused = [](json changed) {
+    std::vector<uint8_t> bytes = json::to_cbor(changed);
+    return !serve::decode_pooled_request(std::string(bytes.begin(), bytes.end()));
+  };
+  json huge = message;
+  huge["limits"]["output_bytes"] = 1e300;
+  CHECK(refused(huge));
+  json negative = message;
+  negative["limits"]["core_size_bytes"] = -1;
+  CHECK(refused(negative));
+  json big_uid = message;
+  big_uid["caller_uid"] = uint64_t{1} << 40;
+  CHECK(refused(big_uid));
+  json text_arg = message;
+  text_arg["command"] = json::array({"sh"});  // a text string where bytes belong
+  CHECK(refused(text_arg));
 }
 
 TEST_CASE("handoff: the command's part of the plan round-trips into the jail's plan") {
