@@ -26,6 +26,8 @@ enum class MsgType : uint32_t {
   waiting,        // init -> parent: every step before the command is done; send it now
   stdio,          // parent -> init: the fd riding along becomes the command's fd `value` (0-2)
   command,        // parent -> init: a memfd of `value` bytes holds the command (encode_command)
+  net_listener,   // init -> parent (allowlist): one listening socket rides along; `value` = 1 if
+                  // the jail has IPv6 (its ::/0 AnyIP route)
 };
 
 struct Msg {

@@ -57,6 +57,7 @@ void record_run(Report& report, const plan::Plan& plan, supervise::Supervised& s
         "that rate, the callers waiting",
         supervise::kNotifyPerRefill * 1000 / supervise::kNotifyRefillMs, supervise::kNotifyBurst));
   report.warnings.insert(report.warnings.end(), s.warnings.begin(), s.warnings.end());
+  report.network = std::move(s.network);
   // Every jail has its own user namespace and a seccomp filter; the cgroup is what the host allows.
   report.userns = true;
   report.seccomp = true;

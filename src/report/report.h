@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "net/record.h"
 #include "seccomp/violation.h"
 #include "supervise/capture.h"
 #include "supervise/outcome.h"
@@ -63,6 +64,7 @@ struct Report {
   std::optional<WorkspaceReport> workspace;  // null: no workspace
 
   std::optional<supervise::Capture> stdout_capture, stderr_capture;  // --json only
+  std::optional<net::Summary> network;  // network.mode = "allowlist" only (JSON null otherwise)
 };
 
 // Every field present, null where it does not apply. Captured output is UTF-8
