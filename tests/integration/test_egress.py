@@ -25,6 +25,12 @@ HARNESS = os.path.join(SOURCE_DIR, "tests", "net", "harness.py")
 PYTHON = "/usr/bin/python3"
 CA = "/etc/test-ca.pem"  # where the harness binds the test CA in the jail
 USERS = [None, NOBODY]   # the tests' own user, and (run by root) an ordinary one
+try:
+    import jsonschema
+    with open(os.path.join(SOURCE_DIR, "schemas", "report.schema.json")) as f:
+        REPORT_SCHEMA = jsonschema.Draft202012Validator(json.load(f))
+except ImportError:  # test_schemas.py says so; here the reports are still checked field by field
+    REPORT_SCHEMA = None
 
 BASE = {"mode": "allowlist",
         "allow": ["allowed.test", "allowed.test:8080", "rebind.test", "meta.test"],
@@ -99,6 +105,9 @@ def scenario(command, config=None, env=None, user=None, options=(), limits=None)
         shutil.rmtree(tmp, ignore_errors=True)
     assert s.left_running == [], s.left_running
     assert s.report.get("mode") == "allowlist", s
+    if REPORT_SCHEMA:
+        errors = [f"{list(e.absolute_path)}: {e.message}" for e in REPORT_SCHEMA.iter_errors(s.report["run"])]
+        assert not errors, errors
     return s
 
 
