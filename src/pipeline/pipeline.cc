@@ -449,14 +449,19 @@ WarmJail::~WarmJail() {
 int WarmJail::sync_fd() const { return state_->jail->sync.get(); }
 int WarmJail::init_pidfd() const { return state_->jail->init.pidfd(); }
 
+std::optional<std::string> cannot_pool(const policy::Policy& policy) {
+  // A workspace is one run's (its overlay changes, its owner's files).
+  if (policy.workspace) return "a policy with a [workspace] cannot be pooled";
+  // The broker that decides an allowlist jail's connections lives beside one run's supervisor,
+  // and the jail's listeners are handed to it as the jail is built.
+  if (policy.network.mode == policy::NetworkMode::allowlist)
+    return "a policy with network.mode = \"allowlist\" cannot be pooled (its runs are cold)";
+  return std::nullopt;
+}
+
 Result<std::unique_ptr<WarmJail>> prepare(const policy::Policy& policy, const Options& options,
                                           const std::string& name) {
-  // A workspace is one run's (its overlay changes, its owner's files): never pooled.
-  if (policy.workspace) return fail(EINVAL, "a policy with a [workspace] cannot be pooled");
-  // The broker that decides an allowlist jail's connections lives beside one run's supervisor,
-  // and the jail's listeners are handed to it as the jail is built: never pooled.
-  if (policy.network.mode == policy::NetworkMode::allowlist)
-    return fail(EINVAL, "a policy with network.mode = \"allowlist\" cannot be pooled");
+  if (auto why = cannot_pool(policy)) return fail(EINVAL, *why);
   StageClock clock;
   std::unique_ptr<WarmJail> warm(new WarmJail());
   report::Report scratch_report;  // what build() records is recorded again for the real run

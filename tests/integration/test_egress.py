@@ -321,3 +321,15 @@ def test_json_mode_reports_refusals_without_stderr_lines():
     # --json: the report is on stdout (the harness reads its --report copy), stderr has no line.
     assert "agentjail: network: refused" not in s.stderr, s
     assert [d["reason"] for d in s.denied] == ["not_allowed"], s
+
+
+def test_serve_refuses_to_pool_an_allowlist_policy(tmp_path):
+    # A pooled jail is built before its run: an allowlist's broker and listeners are one run's.
+    policy = tmp_path / "egress.toml"
+    policy.write_text('version = 1\nextends = "default"\nname = "egress"\n[network]\nmode = "allowlist"\n'
+                      'allow = ["pypi.org"]\n')
+    proc = subprocess.run([AGENTJAIL, "serve", "--policy", str(policy), "--pool", "egress=1", "--socket",
+                           str(tmp_path / "s.sock")], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 125, proc
+    assert 'network.mode = "allowlist" cannot be pooled' in proc.stderr, proc
+    assert not (tmp_path / "s.sock").exists()
