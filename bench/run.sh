@@ -246,6 +246,16 @@ echo "agentjail max RSS $flood_kib KiB; wall $flood_s s ($(sed -n 's/^flood.repo
 printf 'flood.max_rss_kib=%s\nflood.size=%s\n' "$flood_kib" "$flood_label" >>"$results"
 echo
 
+# --- 6. network.mode = "allowlist": start-up against none ----------------------------------
+# The broker (made before the clone) and the init's AnyIP routes and listeners, paid by every
+# allowlist run. No connection: the command is /bin/true.
+echo "== 6. start latency of --net allowlist against none: hyperfine -N, $rounds round(s) of --runs $runs (ms, median)"
+interleaved "$work/allowlist" "$rounds" "$runs" "$warmup" 1 \
+  none "$(line "$work/fd9" /dev/null "$aj" run -q -p "$policy" --net none -- /bin/true)" \
+  allowlist "$(line "$work/fd9" /dev/null "$aj" run -q -p "$policy" --net allowlist --allow bench.invalid -- /bin/true)"
+report allowlist "$results" "$work/allowlist".*.json
+echo
+
 # --- Summary -------------------------------------------------------------------------------
 echo "== summary (load average now $(cut -d' ' -f1-3 /proc/loadavg))"
 report summary "$results"

@@ -10,6 +10,7 @@ the subcommands below; each subcommand prints one section's table, `summary` the
     report.py throughput RESULTS JOBS JSON...          runs per second, agentjail vs bwrap+filter
     report.py seccomp RESULTS SECCOMP_OUTPUT           parse bench/seccomp/run.sh's table
     report.py flood RESULTS REPORT_JSON BYTES          check the --json capture's report
+    report.py allowlist RESULTS JSON...                start-up of --net allowlist against none
     report.py summary RESULTS                          metric | measured | target | met?
 """
 import json
@@ -82,6 +83,13 @@ def throughput(results, jobs, *hyperfine_jsons):
         save(results, **{"throughput.baseline": base})
         print(f"  baseline      {base:8.1f} runs/s  ({base_ms / 1000:.2f} s per batch)")
     print(f"  agentjail / (bwrap+filter): {aj / bwf:.2f}x (higher is better)")
+
+
+def allowlist(results, *hyperfine_jsons):
+    none, allow = medians_ms(hyperfine_jsons, ("none", "allowlist"))
+    save(results, **{"allowlist.start.none": none, "allowlist.start.allowlist": allow})
+    print(f"  --net none       {none:8.2f} ms")
+    print(f"  --net allowlist  {allow:8.2f} ms  ({allow - none:+.2f} ms)")
 
 
 def seccomp(results, output):
@@ -158,6 +166,9 @@ def summary(results):
             x = f(f"seccomp.{kind}.per_args" if kind == "ioctl" else f"seccomp.{kind}.per_floor")
             row(f"filter contents, {kind}: vs the cheapest filter on its path", f"{(x - 1) * 100:+.1f} %",
                 "<= 5 %", x <= 1.05)
+    if "allowlist.start.allowlist" in r:
+        x = f("allowlist.start.allowlist") - f("allowlist.start.none")
+        row("start /bin/true: --net allowlist - none", f"{x:+.2f} ms", "<= 1 ms", x <= 1)
     x = f("flood.max_rss_kib") / 1024
     row(f"--json capture of {r['flood.size']}: agentjail max RSS", f"{x:.1f} MiB", "< 16 MiB", x < 16)
 
@@ -173,6 +184,7 @@ def main(argv):
     # name: (function, number of arguments, more allowed)
     commands = {"start": (start, 3, True), "start-header": (start_header, 0, False),
                 "throughput": (throughput, 3, True), "seccomp": (seccomp, 2, False),
+                "allowlist": (allowlist, 2, True),
                 "flood": (flood, 3, False), "summary": (summary, 1, False)}
     if len(argv) < 2 or argv[1] not in commands:
         sys.exit(__doc__)

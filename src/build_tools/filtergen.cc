@@ -21,7 +21,7 @@ using namespace aj;
 namespace {
 
 constexpr policy::NetworkMode kNetworkModes[] = {policy::NetworkMode::none, policy::NetworkMode::loopback,
-                                                 policy::NetworkMode::host};
+                                                 policy::NetworkMode::host, policy::NetworkMode::allowlist};
 
 struct Entry {
   std::string digest;

@@ -28,8 +28,15 @@
 //   policy            {name, source, cgroup: "v2"|"v1"|"none", limits: {LIMIT: {value: number|null (bytes,
 //                      ms, count or CPUs; null = unlimited), enforced_by: string, full: bool}},
 //                      warnings: [..] (as the run report would list them), notes: [..]}
+//   network           {allowlist: bool (network.mode = "allowlist" works here: a user namespace made a
+//                      network namespace, brought lo up with the AnyIP routes and opened a listener; tested,
+//                      as uid 65534 too when root), ipv6: bool (the ::/0 route went in), error: string|null}
 //   ok                bool: everything the policy asks would be enforced as asked
 //   problems          [string]: why not, one line each
+#include <fcntl.h>
+#include <grp.h>
+#include <sched.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -44,6 +51,7 @@
 #include "cli/commands.h"
 #include "host/host.h"
 #include "host/ids.h"
+#include "net/jail_side.h"
 #include "limits/table.h"
 #include "plan/build.h"
 #include "plan/identity.h"
@@ -133,6 +141,50 @@ struct WorkspaceFinding {
   std::string detail;  // the fallback's warning, or why it cannot be planned
 };
 
+// network.mode = "allowlist" as the jail's init does it (net/jail_side.h), in a throwaway child:
+// a user namespace owning a network namespace, lo up with the AnyIP routes, one listener. ""
+// when it works (ipv6 set), else what failed. As `as_uid` when >= 0 (root testing for others).
+std::string try_allowlist(int as_uid, bool* ipv6) {
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return "pipe: " + errno_text(errno);
+  sys::UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
+  pid_t child = ::fork();
+  if (child < 0) return "fork: " + errno_text(errno);
+  if (child == 0) {
+    read_end.reset();
+    auto say = [&](const std::string& text) {
+      (void)!::write(write_end.get(), text.data(), std::min<size_t>(text.size(), 512));
+      ::_exit(1);
+    };
+    if (as_uid >= 0) {
+      const auto id = static_cast<uid_t>(as_uid);
+      if (::setgroups(0, nullptr) != 0 || ::setresgid(id, id, id) != 0 || ::setresuid(id, id, id) != 0)
+        say("could not become uid " + std::to_string(as_uid));
+    }
+    if (::unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0) say("unshare(CLONE_NEWUSER | CLONE_NEWNET): " + errno_text(errno));
+    auto anyip = net::bring_up_anyip();
+    if (!anyip) say(anyip.error().what());
+    auto listeners = net::make_listeners({80}, anyip->ipv6);
+    if (!listeners) say(listeners.error().what());
+    ::_exit(anyip->ipv6 ? 0 : 2);
+  }
+  write_end.reset();
+  char buf[513];
+  ssize_t n = 0, got = 0;
+  while ((n = ::read(read_end.get(), buf + got, sizeof buf - 1 - size_t(got))) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) got += n;
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0)
+    if (errno != EINTR) return "waitpid: " + errno_text(errno);
+  if (WIFEXITED(status) && WEXITSTATUS(status) <= 2 && WEXITSTATUS(status) != 1) {
+    *ipv6 = WEXITSTATUS(status) == 0;
+    return "";
+  }
+  if (got > 0) return std::string(buf, size_t(got));
+  return WIFSIGNALED(status) ? "the test process was killed by signal " + std::to_string(WTERMSIG(status))
+                             : "the test process failed";
+}
+
 struct Findings {
   host::Host host;
   HostIds ids;
@@ -140,6 +192,8 @@ struct Findings {
   int stale_removed = 0;
   std::string userns_error;        // the caller's own test
   std::string unprivileged_error;  // root only: the test as uid 65534
+  std::string allowlist_error;     // network.mode = "allowlist": the caller's test, then (root) as uid 65534
+  bool allowlist_ipv6 = false;
   policy::Loaded policy;
   std::optional<plan::Plan> plan;
   std::string plan_error;
@@ -154,6 +208,12 @@ Findings examine(policy::Loaded loaded, const std::string& uid_range) {
   f.stale_removed = cgroup::remove_stale(f.host);
   f.userns_error = host::try_user_namespace();
   if (f.host.is_root()) f.unprivileged_error = host::try_user_namespace(kNobody);
+  f.allowlist_error = try_allowlist(-1, &f.allowlist_ipv6);
+  if (f.allowlist_error.empty() && f.host.is_root()) {
+    bool ipv6 = false;
+    if (std::string e = try_allowlist(static_cast<int>(kNobody), &ipv6); !e.empty())
+      f.allowlist_error = "as uid " + std::to_string(kNobody) + ": " + e;
+  }
   f.policy = std::move(loaded);
 
   auto range = host::configured_id_range(uid_range);
@@ -202,6 +262,9 @@ Findings examine(policy::Loaded loaded, const std::string& uid_range) {
                          (f.host.userns_problem.empty() ? "" : " (" + f.host.userns_problem + ")") +
                          "; agentjail run cannot work here");
   if (!f.plan_error.empty()) f.problems.push_back("plan: " + f.plan_error);
+  // Only a problem of this policy when it asks for the allowlist; the row says it either way.
+  if (!f.allowlist_error.empty() && f.policy.policy.network.mode == policy::NetworkMode::allowlist)
+    f.problems.push_back("network.mode = \"allowlist\": " + f.allowlist_error + "; agentjail run cannot work here");
   if (f.plan)
     for (const auto& warning : f.plan->warnings) f.problems.push_back(warning);
   else
@@ -302,6 +365,9 @@ json to_json(const Findings& f) {
         {"memory_peak", h.memory_peak},
         {"stale_removed", f.stale_removed}}},
       {"seccomp", {{"filter", h.seccomp}, {"user_notify", h.seccomp_notify}}},
+      {"network",
+       {{"allowlist", f.allowlist_error.empty()}, {"ipv6", f.allowlist_error.empty() && f.allowlist_ipv6},
+        {"error", text_or_null(f.allowlist_error)}}},
       {"host_ids", host_ids_json(f)},
       {"workspace",
        {{"path", f.workspace.path},
@@ -386,6 +452,10 @@ void print_table(const Findings& f) {
   line("landlock", h.landlock_abi ? "ABI " + std::to_string(h.landlock_abi) : "no", landlock_detail(f));
   auto [ids_state, ids_detail] = host_ids_row(f);
   line("host ids", ids_state, ids_detail);
+  line("net allowlist", yes_no(f.allowlist_error.empty()),
+       f.allowlist_error.empty()
+           ? std::string("network namespace, AnyIP routes and listeners: ok (IPv6: ") + yes_no(f.allowlist_ipv6) + ")"
+           : f.allowlist_error);
   line("workspace rw", f.workspace.way.empty() ? "no" : f.workspace.way,
        (f.workspace.path.empty() ? std::string() : "-w " + f.workspace.path + ":rw: ") + f.workspace.detail);
   line("stale cgroups", std::to_string(f.stale_removed), "removed (left by SIGKILLed runs)");

@@ -229,7 +229,9 @@ Runner add_run(CLI::App& root, std::vector<std::string>& command) {
   cmd->add_option("--tmpfs", o.tmpfs, "Add a tmpfs DST[:SIZE]")->type_name("DST[:SIZE]");
   cmd->add_option("--cwd", o.cwd, "Working directory inside the jail (process.cwd)")->type_name("DIR");
   cmd->add_option("--env", o.env, "Set a variable in the jail (process.env); repeatable")->type_name("NAME=VALUE");
-  cmd->add_option("--net", o.net, "network.mode: none, loopback or host")->type_name("MODE");
+  cmd->add_option("--net", o.net, "network.mode: none, loopback, host or allowlist")->type_name("MODE");
+  cmd->add_option("--allow", o.allow, "With --net allowlist: allow HOST[:PORT] (a name, *.suffix or CIDR); repeatable")
+      ->type_name("HOST[:PORT]");
   add_limit_options(*cmd, o.limits);  // --time, --cpu-time, --memory, --pids: limits/table.h
   cmd->add_option("--landlock-max-abi", options->landlock_max_abi,
                   "For testing: use at most this Landlock ABI of the kernel's (0: none), as an older kernel would")

@@ -9,6 +9,7 @@
 
 #include "base/log.h"
 #include "base/strings.h"
+#include "pipeline/pipeline.h"
 #include "policy/units.h"
 #include "report/exit_codes.h"
 #include "serve/access.h"
@@ -53,6 +54,9 @@ Result<std::map<std::string, unsigned>> parse_pools(const std::vector<std::strin
     std::string name = spec.substr(0, eq);
     bool known = std::any_of(policies.begin(), policies.end(), [&](const auto& p) { return p.policy.name == name; });
     if (!known) return fail(EINVAL, "--pool " + aj::quoted(spec) + ": no --policy is named " + aj::quoted(name));
+    for (const auto& p : policies)
+      if (p.policy.name == name && count > 0)
+        if (auto why = pipeline::cannot_pool(p.policy)) return fail(EINVAL, "--pool " + aj::quoted(spec) + ": " + *why);
     pools[name] = count;
   }
   return pools;

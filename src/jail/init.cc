@@ -36,6 +36,9 @@ constexpr Step kInitSteps[] = {
     // Namespace settings need our capabilities in the namespaces, which end with harden-init.
     {"hostname", steps::set_hostname},
     {"loopback", steps::bring_up_loopback},
+    // Needs CAP_NET_ADMIN over the jail's network namespace (gone with harden-init), and the
+    // listeners must exist before the command can connect; the init keeps no copy of them.
+    {"network-allowlist", steps::network_allowlist},
     // Where the command child (and its seccomp filter) expect the socket.
     {"sync-fd", steps::park_sync_fd},
     // The command (same uid) can neither ptrace us nor open our /proc/1/{exe,mem,fd}, so the

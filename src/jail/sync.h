@@ -27,6 +27,8 @@ enum class MsgType : uint32_t {
   stdio,          // parent -> init: the fd riding along becomes the command's fd `value` (0-2)
   command,        // parent -> init: a memfd of `value` bytes holds the command (encode_command)
   exec,           // command child -> parent: every step done, execve next (the wall limit starts)
+  net_listener,   // init -> parent (allowlist): one listening socket rides along; `value` = 1 if
+                  // the jail has IPv6 (its ::/0 AnyIP route)
 };
 
 struct Msg {

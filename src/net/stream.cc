@@ -232,7 +232,13 @@ void Broker::Impl::read_first_bytes(Stream& s) {
     s.in.resize(cap);
     ssize_t n = recv(s.client.get(), s.in.data() + old, cap - old, 0);
     s.in.resize(old + size_t(std::max<ssize_t>(n, 0)));
-    if (n == 0) return close_stream(s, false);  // gone before it said where to
+    if (n == 0) {
+      if (s.in.empty()) return close_stream(s, false);  // gone before it said where to
+      // Its last bytes, then its end (`printf ... | nc`, a client that shuts down its side after
+      // the request): judged on what came, as at the deadline, and relayed with the end.
+      s.client_eof = true;
+      return decide_first_bytes(s, true);
+    }
     if (n < 0) {
       if (would_block(errno)) break;
       return close_stream(s, true);

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/fsuid.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <termios.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include "host/host.h"
 #include "jail/handoff.h"
 #include "jail/spawn.h"
+#include "net/broker.h"
 #include "plan/build.h"
 #include "plan/identity.h"
 #include "plan/stdio.h"
@@ -306,7 +308,7 @@ Status open_streams(const plan::Plan& plan, const Options& options, Streams& str
 void supervise_and_record(const plan::Plan& plan, jail::Jail& jail, std::optional<cgroup::JailCgroup>& cgroup,
                           const workspace::Prepared* prepared, Streams& streams, const Options& options,
                           report::Report& report, double started_ms, StageClock& clock,
-                          const std::optional<cgroup::Usage>& baseline) {
+                          const std::optional<cgroup::Usage>& baseline, net::Broker* broker = nullptr) {
   streams.relay_jail_ends.clear();  // the jail holds them: their pipes end when its last writer goes
   std::optional<supervise::BoundedCapture> out, err;
   if (options.capture) {
@@ -322,7 +324,7 @@ void supervise_and_record(const plan::Plan& plan, jail::Jail& jail, std::optiona
   }
 
   supervise::Inputs inputs{plan, jail, cgroup ? &*cgroup : nullptr, options.signal_fd, &out, &err, started_ms,
-                           &streams.relays};
+                           &streams.relays, broker};
   supervise::Supervised supervised = supervise::run(inputs);
   clock.done("supervise");
 
@@ -360,6 +362,27 @@ void supervise_and_record(const plan::Plan& plan, jail::Jail& jail, std::optiona
   }
 }
 
+// network.mode = "allowlist": the broker, made before any jail exists (a config it refuses, or a
+// resolver that cannot start, ends the run with nothing to clean up). In the caller's network
+// namespace, where it connects out. Refusals are said on stderr in pass-through mode.
+Result<std::unique_ptr<net::Broker>> start_broker(const net::Config& config, const Options& options,
+                                                  double started_ms) {
+  // A relayed connection holds 6 descriptors, and the broker sizes how many it keeps open at
+  // once from the soft limit.
+  rlimit nofile{};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &nofile);
+  }
+  net::Broker::Hooks hooks;
+  if (!options.capture && log::level() != log::Level::quiet)
+    hooks.on_first_denial = [](const net::Denial& denial) { log::error_line(net::describe(denial)); };
+  if (options.verbose) hooks.on_log = [](const std::string& line) { spdlog::info("network: {}", line); };
+  auto broker = net::Broker::create(config, started_ms, std::move(hooks));
+  if (!broker) return std::unexpected(broker.error().context("network"));
+  return broker;
+}
+
 Status stages(const policy::Policy& policy, const std::vector<std::string>& command,
               const std::map<std::string, std::string>& env, const Options& options, report::Report& report,
               double& started_ms) {
@@ -369,12 +392,21 @@ Status stages(const policy::Policy& policy, const std::vector<std::string>& comm
   Streams streams;
   if (auto ok = open_streams(built.plan, options, streams); !ok) return ok;
 
+  // The report's t_ms of each connection and its wall_time_ms count from the same moment.
   started_ms = sys::monotonic_ms();
+  std::unique_ptr<net::Broker> broker;
+  if (built.plan.allowlist) {
+    auto broker_started = start_broker(*built.plan.allowlist, options, started_ms);
+    if (!broker_started) return std::unexpected(broker_started.error());
+    broker = std::move(*broker_started);
+    clock.done("network-broker");
+  }
   auto spawned = jail::spawn(built.plan, *built.filter, built.cgroup ? &*built.cgroup : nullptr, streams.stdio,
                              options.verbose, built.prepared->mounts());
   if (!spawned) return std::unexpected(spawned.error().context("spawn"));
   clock.done("clone-jail");
-  supervise_and_record(built.plan, *spawned, built.cgroup, &*built.prepared, streams, options, report, started_ms, clock, std::nullopt);
+  supervise_and_record(built.plan, *spawned, built.cgroup, &*built.prepared, streams, options, report, started_ms,
+                       clock, std::nullopt, broker.get());
   return {};
 }
 
@@ -425,10 +457,19 @@ WarmJail::~WarmJail() {
 int WarmJail::sync_fd() const { return state_->jail->sync.get(); }
 int WarmJail::init_pidfd() const { return state_->jail->init.pidfd(); }
 
+std::optional<std::string> cannot_pool(const policy::Policy& policy) {
+  // A workspace is one run's (its overlay changes, its owner's files).
+  if (policy.workspace) return "a policy with a [workspace] cannot be pooled";
+  // The broker that decides an allowlist jail's connections lives beside one run's supervisor,
+  // and the jail's listeners are handed to it as the jail is built.
+  if (policy.network.mode == policy::NetworkMode::allowlist)
+    return "a policy with network.mode = \"allowlist\" cannot be pooled (its runs are cold)";
+  return std::nullopt;
+}
+
 Result<std::unique_ptr<WarmJail>> prepare(const policy::Policy& policy, const Options& options,
                                           const std::string& name) {
-  // A workspace is one run's (its overlay changes, its owner's files): never pooled.
-  if (policy.workspace) return fail(EINVAL, "a policy with a [workspace] cannot be pooled");
+  if (auto why = cannot_pool(policy)) return fail(EINVAL, *why);
   StageClock clock;
   std::unique_ptr<WarmJail> warm(new WarmJail());
   report::Report scratch_report;  // what build() records is recorded again for the real run

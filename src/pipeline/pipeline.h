@@ -89,6 +89,10 @@ class WarmJail {
                        const std::map<std::string, std::string>&, const Options&, report::Report&);
 };
 
+// Why a jail of `policy` cannot be built before its command (a workspace, an allowlist: each
+// belongs to one run), or nullopt.
+std::optional<std::string> cannot_pool(const policy::Policy& policy);
+
 // Builds a jail of `policy` (its own limits) up to its command; `name` names its cgroup.
 // Returns once pid 1 waits for the command; a setup error of any step is the error.
 Result<std::unique_ptr<WarmJail>> prepare(const policy::Policy& policy, const Options& options, const std::string& name);

@@ -14,6 +14,7 @@
 #include "plan/landlock.h"
 #include "plan/mounts.h"
 #include "plan/workspace.h"
+#include "plan/network.h"
 
 namespace aj::plan {
 namespace {
@@ -132,6 +133,7 @@ Result<Plan> build(const policy::Policy& policy, const host::Host& host, std::ve
   plan.env = environment(process, caller_env, &plan.path_env);
   plan.umask = process.umask;
   plan.new_session = process.new_session;
+  plan_network(policy.network, plan);  // its mounts and variables: before Landlock reads the mounts
 
   plan.limits = policy.limits;
   plan.cgroup = decide_cgroup(policy.limits, host);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "egress/config.h"
 #include "host/host.h"
 #include "limits/limits.h"
 
@@ -109,7 +110,7 @@ enum class FilterAction { errno_, kill, log };
 const char* to_string(FilterAction action);  // "errno" | "kill" | "log", as violations name it
 
 // The jail's network: which namespace, and which socket families the filter lets it create.
-enum class NetworkMode { none, loopback, host };
+enum class NetworkMode { none, loopback, host, allowlist };
 
 // Everything the seccomp compiler needs (seccomp/filter.h).
 struct SeccompSpec {
@@ -204,6 +205,9 @@ struct Plan {
   uint64_t clone_flags = 0;
   NetworkMode network = NetworkMode::none;
   bool loopback_up = false;
+  // network.mode = "allowlist": what the broker enforces (plan/network.h). The jail's init then
+  // creates the listeners and passes them to the supervisor, which runs the broker.
+  std::optional<net::Config> allowlist;
   std::string hostname;  // empty: leave the uts name as it is
 
   // The new root, built in this order on a fresh tmpfs, then made read-only. It hangs at

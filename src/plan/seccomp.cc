@@ -26,6 +26,7 @@ NetworkMode network_mode(policy::NetworkMode mode) {
     case policy::NetworkMode::none: return NetworkMode::none;
     case policy::NetworkMode::loopback: return NetworkMode::loopback;
     case policy::NetworkMode::host: return NetworkMode::host;
+    case policy::NetworkMode::allowlist: return NetworkMode::allowlist;
   }
   return NetworkMode::none;
 }

@@ -14,7 +14,6 @@ namespace {
 
 constexpr uint32_t kMaxId = 4294967294;  // (uid_t)-1 means "no change" to the kernel
 
-const std::vector<std::string> kNetworkModes = {"none", "loopback", "host"};
 const std::vector<std::string> kSeccompActions = {"errno", "kill", "log"};
 const std::vector<std::string> kLandlockModes = {"off", "best-effort", "required"};
 const std::vector<std::string> kWorkspaceModes = {"ro", "rw", "overlay"};
@@ -266,10 +265,7 @@ Policy decode(const toml::table& merged, Diagnostics& diagnostics) {
   section(top, "process", [&](TableReader& reader) { decode_process(reader, policy.process); });
   section(top, "limits", [&](TableReader& reader) { decode_limits(reader, policy.limits); });
   section(top, "filesystem", [&](TableReader& reader) { decode_filesystem(reader, policy.filesystem); });
-  section(top, "network", [&](TableReader& reader) {
-    if (auto mode = read_choice(reader, "mode", kNetworkModes))
-      policy.network.mode = std::array{NetworkMode::none, NetworkMode::loopback, NetworkMode::host}[*mode];
-  });
+  section(top, "network", [&](TableReader& reader) { decode_network(reader, policy.network); });
   section(top, "seccomp", [&](TableReader& reader) { decode_seccomp(reader, policy.seccomp); });
   section(top, "capabilities", [&](TableReader& reader) { decode_capabilities(reader, policy.capabilities); });
   section(top, "namespaces", [&](TableReader& reader) { decode_namespaces(reader, policy.namespaces); });

@@ -14,5 +14,7 @@ namespace aj::policy::detail {
 Policy decode(const toml::table& merged, Diagnostics& diagnostics);
 // Decodes the [filesystem] table into `filesystem` (in decode_mounts.cc).
 void decode_filesystem(TableReader& filesystem_table, Filesystem& filesystem);
+// Decodes the [network] table into `network` (in decode_network.cc).
+void decode_network(TableReader& network_table, Network& network);
 
 }  // namespace aj::policy::detail

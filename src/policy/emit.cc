@@ -144,6 +144,16 @@ nlohmann::json or_null(const std::optional<T>& value) {
   return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
 }
 
+nlohmann::json network_json(const Network& n) {
+  nlohmann::json j = {{"mode", to_string(n.mode)}};
+  if (n.mode != NetworkMode::allowlist) return j;
+  j["allow"] = n.allow;
+  j["resolve"] = n.resolve;
+  j["max_connections"] = or_null(n.max_connections);
+  j["max_bytes"] = or_null(n.max_bytes);
+  return j;
+}
+
 }  // namespace
 
 std::string to_toml(const Policy& p) {
@@ -173,6 +183,17 @@ std::string to_toml(const Policy& p) {
 
   out += "\n[network]\n";
   line(out, "mode", str(to_string(p.network.mode)));
+  if (p.network.mode == NetworkMode::allowlist) {
+    // The allowlist keys exist only in this mode (anywhere else they are an error).
+    line(out, "allow", strings(p.network.allow));
+    std::string resolve = "{";
+    for (const auto& [name, address] : p.network.resolve)
+      resolve += fmt::format("{} {} = {}", resolve.size() > 1 ? "," : "", key(name), str(address));
+    line(out, "resolve", resolve + (p.network.resolve.empty() ? "}" : " }"));
+    line(out, "max_connections", p.network.max_connections ? fmt::format("{}", *p.network.max_connections)
+                                                           : str("unlimited"));
+    line(out, "max_bytes", p.network.max_bytes ? size(*p.network.max_bytes) : str("unlimited"));
+  }
 
   out += "\n[seccomp]\n";
   line(out, "default_action", str(to_string(p.seccomp.default_action)));
@@ -248,7 +269,7 @@ nlohmann::json to_json(const Policy& p) {
         {"umask", fmt::format("{:03o}", p.process.umask)}}},
       {"limits", limits},
       {"filesystem", {{"mount", mounts}}},
-      {"network", {{"mode", to_string(p.network.mode)}}},
+      {"network", network_json(p.network)},
       {"seccomp",
        {{"default_action", to_string(p.seccomp.default_action)},
         {"errno", errno_json(p.seccomp.errno_value)},

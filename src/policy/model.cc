@@ -19,6 +19,7 @@ const char* to_string(NetworkMode mode) {
     case NetworkMode::none: return "none";
     case NetworkMode::loopback: return "loopback";
     case NetworkMode::host: return "host";
+    case NetworkMode::allowlist: return "allowlist";
   }
   return "?";
 }

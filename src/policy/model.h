@@ -61,10 +61,15 @@ struct Filesystem {
   std::vector<Mount> mounts;  // in mount order
 };
 
-enum class NetworkMode { none, loopback, host };
+enum class NetworkMode { none, loopback, host, allowlist };
 
+// [network]; the allowlist keys apply only with mode = "allowlist" (docs/network.md).
 struct Network {
   NetworkMode mode = NetworkMode::none;
+  std::vector<std::string> allow;              // names, "*." suffixes, CIDRs, each with an optional port
+  std::map<std::string, std::string> resolve;  // normalized name -> address literal (as curl --resolve)
+  std::optional<uint64_t> max_connections = 64;  // connections relayed per run; nullopt: unlimited
+  std::optional<uint64_t> max_bytes;             // bytes sent out per run; nullopt: unlimited
 };
 
 enum class SeccompAction { errno_, kill, log };

@@ -9,6 +9,7 @@
 #include "limits/table.h"
 #include "policy/checks.h"
 #include "policy/limit_value.h"
+#include "policy/network.h"
 #include "policy/units.h"
 #include "policy/validate.h"
 
@@ -92,11 +93,15 @@ struct Applier {
   }
 
   void net(const std::string& mode) {
-    static const std::vector<std::string> modes = {"none", "loopback", "host"};
+    const auto modes = network_mode_names();
     auto found = std::find(modes.begin(), modes.end(), mode);
     if (found == modes.end())
-      return problem("--net", fmt::format("{} is not one of none, loopback, host", aj::quoted(mode)), did_you_mean(mode, modes));
-    policy.network.mode = std::array{NetworkMode::none, NetworkMode::loopback, NetworkMode::host}[found - modes.begin()];
+      return problem("--net", fmt::format("{} is not one of none, loopback, host, allowlist", aj::quoted(mode)),
+                     did_you_mean(mode, modes));
+    policy.network.mode = std::array{NetworkMode::none, NetworkMode::loopback, NetworkMode::host,
+                                     NetworkMode::allowlist}[found - modes.begin()];
+    // Another mode on the command line drops the policy's allowlist with its mode.
+    if (policy.network.mode != NetworkMode::allowlist) clear_allowlist(policy.network);
     // Kept consistent here: only "host" shares the caller's network namespace.
     policy.namespaces.net = policy.network.mode != NetworkMode::host;
   }
@@ -199,6 +204,15 @@ bool apply_overrides(Policy& policy, const Overrides& overrides, const std::stri
   apply.workspace(overrides.workspace, overrides.changes);
   for (const auto& assignment : overrides.env) apply.env(assignment);
   if (overrides.net) apply.net(*overrides.net);
+  for (const auto& entry : overrides.allow) {
+    if (auto bad = check_allow_entry(entry))
+      apply.problem("--allow", fmt::format("{}: {}", aj::quoted(entry), *bad));
+    else if (policy.network.mode != NetworkMode::allowlist)
+      apply.problem("--allow", fmt::format("{}: applies only with network.mode = \"allowlist\"", aj::quoted(entry)),
+                    "add --net allowlist");
+    else
+      policy.network.allow.push_back(entry);
+  }
   for (const auto& [option, text] : overrides.limits)
     if (std::none_of(limits::kTable.begin(), limits::kTable.end(), [&](const auto& row) { return row.option == option; }))
       apply.problem(option, "not an option of a limit");

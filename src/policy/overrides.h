@@ -19,6 +19,7 @@ struct Overrides {
   std::optional<std::string> net;
   std::optional<std::string> workspace;  // "SRC[:DST][:MODE]" (-w/--workspace)
   std::optional<std::string> changes;    // --changes DIR: workspace.keep_changes
+  std::vector<std::string> allow;    // "HOST[:PORT]", appended to network.allow
   // The limit options of limits/table.h (a row's `option`) with the text given: "--memory" ->
   // "512MiB"; cli/limit_options.h registers them.
   std::map<std::string, std::string> limits;

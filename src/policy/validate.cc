@@ -9,6 +9,7 @@
 #include "limits/table.h"
 #include "policy/checks.h"
 #include "policy/limit_value.h"
+#include "policy/network.h"
 
 namespace aj::policy {
 namespace {
@@ -131,6 +132,7 @@ bool validate(const Policy& policy, Diagnostics& diagnostics) {
     c.require("workspace.keep_changes", ws->keep_changes.empty() || ws->mode == WorkspaceMode::overlay,
               "needs mode = \"overlay\" (only an overlay has changes to keep)", ws->pos);
   }
+  for (auto& [key, problem] : network_problems(policy.network)) c.problem(key, problem);
   const auto& ns = policy.namespaces;
   c.require("namespaces", ns.user && ns.mount && ns.pid, "user, mount and pid namespaces cannot be turned off");
   c.require("namespaces.net", ns.net == (policy.network.mode != NetworkMode::host),

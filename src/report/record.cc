@@ -61,6 +61,7 @@ void record_run(Report& report, const plan::Plan& plan, supervise::Supervised& s
     report.unseen_cwd_args = plan.unseen_cwd_args_warning;
     report.warnings.push_back(plan.unseen_cwd_args_warning);
   }
+  report.network = std::move(s.network);
   // Every jail has its own user namespace and a seccomp filter; the cgroup is what the host allows.
   report.userns = true;
   report.seccomp = true;

@@ -142,6 +142,7 @@ nlohmann::json to_json(const Report& r) {
                  {"changes_total", or_null(w.changes_total)}, {"kept", or_null(w.kept)}};
   }
   j["workspace"] = std::move(workspace);
+  j["network"] = r.network ? net::to_json(*r.network) : json(nullptr);
   const auto capture = [&](const char* name, const std::optional<supervise::Capture>& c) {
     const std::string key(name);
     j[key] = c ? json(sanitize_utf8(c->kept)) : json(nullptr);

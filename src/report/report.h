@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "net/record.h"
 #include "seccomp/violation.h"
 #include "supervise/capture.h"
 #include "supervise/outcome.h"
@@ -66,6 +67,7 @@ struct Report {
   // Not in the JSON: the warning (also in `warnings`) that the failed command named files of
   // the caller's directory the jail does not see, which `run` prints in pass-through mode.
   std::optional<std::string> unseen_cwd_args;
+  std::optional<net::Summary> network;  // network.mode = "allowlist" only (JSON null otherwise)
 };
 
 // Every field present, null where it does not apply. Captured output is UTF-8

@@ -76,6 +76,7 @@ class Loop {
       watch(relay_grace_.get(), &Loop::on_relay_grace);
       if (listener_ && !listener_fd_done_ && notify_budget_ > 0) watch(listener_->fd(), &Loop::on_notification);
       watch(notify_refill_.get(), &Loop::on_notify_refill);
+      if (in_.broker && !broker_done_) watch(in_.broker->fd(), &Loop::on_broker);
       if (capture_open(in_.stdout_capture)) watch((*in_.stdout_capture)->fd(), &Loop::on_stdout);
       if (capture_open(in_.stderr_capture)) watch((*in_.stderr_capture)->fd(), &Loop::on_stderr);
 
@@ -101,6 +102,7 @@ class Loop {
         if (fds[fixed + i].revents) relays[i]->on_ready(fds[fixed + i].revents);
     }
     result_.wall_ms = sys::monotonic_ms() - in_.started_ms;
+    finish_broker();
     if (listener_) {
       result_.violations = listener_->violations();
       result_.violations_dropped = listener_->dropped();
@@ -176,6 +178,31 @@ class Loop {
       }
     }
     listener_fd_done_ = true;
+    // No jailed process is left to talk to: close every relay and complete the records.
+    finish_broker();
+  }
+
+  void finish_broker() {
+    if (!in_.broker || broker_done_) return;
+    in_.broker->finish();
+    broker_done_ = true;
+    result_.network = in_.broker->summary();
+  }
+
+  void on_broker() { in_.broker->on_ready(); }
+
+  // A listening socket from the init (network.mode = "allowlist"). Without it the jail's
+  // network is broken: a setup error, not a run with half its rules.
+  void on_net_listener(const jail::Msg& msg, sys::UniqueFd fd) {
+    Status added = fd && in_.broker ? Status{} : fail(EPROTO, "a network listener without a socket or a broker");
+    if (added) {
+      if (!broker_has_listener_) in_.broker->set_jail_ipv6(msg.value != 0);
+      broker_has_listener_ = true;
+      added = in_.broker->add_listener(std::move(fd));
+    }
+    if (added) return;
+    if (!result_.observed.setup_error) result_.observed.setup_error = "network-allowlist: " + added.error().what();
+    kill_jail();
   }
 
   void on_sync() {
@@ -214,6 +241,7 @@ class Loop {
         spdlog::info("command's execve {:.3f} ms after clone", sys::monotonic_ms() - in_.started_ms);
         if (in_.plan.limits.wall_time_ms) arm(wall_timer_, *in_.plan.limits.wall_time_ms, false, "limits.wall_time");
         break;
+      case jail::MsgType::net_listener: on_net_listener(msg, std::move(fd)); break;
       case jail::MsgType::go:
       case jail::MsgType::waiting:  // a pooled jail's: read before its command was handed over
       case jail::MsgType::stdio:
@@ -328,6 +356,7 @@ class Loop {
   bool init_reaped_ = false;
   bool sync_open_ = true;
   bool listener_fd_done_ = false;
+  bool broker_done_ = false, broker_has_listener_ = false;
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "cgroup/cgroup.h"
 #include "jail/spawn.h"
+#include "net/broker.h"
 #include "plan/plan.h"
 #include "seccomp/violation.h"
 #include "supervise/capture.h"
@@ -29,6 +30,7 @@ struct Inputs {
   // The jail's output is passed on until its pipe ends (bounded by the wall limit); its stdin
   // stops with the jail.
   std::vector<Relay>* relays = nullptr;
+  net::Broker* broker = nullptr;                // network.mode = "allowlist": gets the init's listeners
 };
 
 struct Supervised {
@@ -39,6 +41,7 @@ struct Supervised {
   uint64_t violations_dropped = 0;
   bool notifications_throttled = false;  // refused calls came faster than the listener answers them
   std::vector<std::string> warnings;     // what the supervisor could not enforce during the run
+  std::optional<net::Summary> network;   // with a broker: its connections and refusals, all finished
 };
 
 // Refused calls cost the supervisor, outside the jail's cgroup, some 20 times what they cost

@@ -50,6 +50,8 @@ def test_json_object_is_complete_and_typed():
         assert {"path", "writable", "problem"} <= set(c)
         assert c["writable"] or c["problem"]
     assert set(d["seccomp"]) == {"filter", "user_notify"}
+    assert set(d["network"]) == {"allowlist", "ipv6", "error"}
+    assert d["network"]["allowlist"] == (d["network"]["error"] is None)
     assert set(d["host_ids"]) == {"source", "range", "lock_dir", "accounts", "leased", "free", "uid", "subuid",
                                   "subgid", "newuidmap", "shared"}
     assert set(d["landlock"]) == {"abi", "used", "abi_used", "mode", "not_enforced"}

@@ -11,6 +11,13 @@ and command may use {ca} (the test CA's PEM file). The upstream DNS server on 12
 answers rebind.test -> 10.0.0.1, meta.test -> 169.254.169.254, up.test -> 127.0.0.1 and
 NXDOMAIN otherwise. OUT: the driver's exit code, output and report, and how many connections
 (and bytes) each server accepted, and how many queries the upstream DNS saw.
+
+With "agentjail": PATH in SPEC (tests/integration/test_egress.py), the client runs in a real
+jail instead: `agentjail run` with a policy whose [network] table is SPEC's "config", the CA
+bound at /etc/test-ca.pem, SPEC's "limits", "options" and "env" (as --env), behind SPEC's "prefix" (the
+setpriv that makes it an ordinary user). Its run needs a mount namespace too (`unshare -nm`):
+this namespace's DNS server becomes the broker's upstream by a bind over /etc/resolv.conf. OUT
+also lists the processes left in the namespace after the run ("left_running").
 """
 import atexit
 import http.server
@@ -41,6 +48,9 @@ def sh(*argv):
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+# Refuse to run anywhere a packet could leave: a namespace with lo alone, made by the caller.
+if [name for _, name in socket.if_nameindex()] != ["lo"]:
+    sys.exit(f"harness.py: not in a network namespace with only lo: {socket.if_nameindex()}")
 sh("ip", "link", "set", "lo", "up")
 for address in ("10.0.0.1/32", "169.254.169.254/32"):
     sh("ip", "addr", "add", address, "dev", "lo")
@@ -173,32 +183,90 @@ def dns_server():
 
 threading.Thread(target=dns_server, daemon=True).start()
 
+def toml_value(value):
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items()) + " }"
+    return json.dumps(value)  # strings, numbers and lists of strings are the same in TOML
+
+
+def agentjail_argv(spec, resolv, report_path):
+    """`agentjail run` with the spec's policy, in this namespace: the broker's upstream resolver
+    is this namespace's DNS server (its /etc/resolv.conf is bound over the host's, in a mount
+    namespace of its own), and the test CA is bound into the jail at /etc/test-ca.pem."""
+    try:
+        shared = os.readlink("/proc/self/ns/mnt") == os.readlink("/proc/1/ns/mnt")
+    except OSError:
+        shared = False  # not root: pid 1's is out of reach, and so is any mount of the host's
+    if shared:
+        sys.exit("harness.py: not in a mount namespace of its own (unshare -m): /etc/resolv.conf is the host's")
+    subprocess.run(["mount", "--bind", resolv, "/etc/resolv.conf"], check=True)
+    for path in (tmp, ca_pem):  # the jail's user (and an ordinary caller) reads the CA
+        os.chmod(path, 0o755 if path == tmp else 0o644)
+    policy = os.path.join(tmp, "policy.toml")
+    with open(policy, "w") as f:
+        limits = {"wall_time": "60s", "memory": "512MiB", **spec.get("limits", {})}
+        f.write('version = 1\nextends = "default"\n[limits]\n' + "".join(f"{k} = {toml_value(v)}\n" for k, v in limits.items()))
+        f.write("[network]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in spec["config"].items()))
+    os.chmod(policy, 0o644)
+    reports = os.path.dirname(report_path)  # where the caller, maybe an ordinary user, may write
+    os.mkdir(reports)
+    os.chmod(reports, 0o777)
+    argv = [spec["agentjail"], "run", "-p", policy, "--report", report_path,
+            "--ro", f"{ca_pem}:/etc/test-ca.pem", *spec.get("options", [])]
+    argv += [f"--env={k}={v}" for k, v in spec.get("env", {}).items()]
+    argv += ["--", *spec["command"]]
+    # Without the capabilities this script holds over its namespaces (an ordinary user's run
+    # made them with `unshare --keep-caps`), or as the user the spec names.
+    return spec.get("prefix", []) + argv
+
+
+def left_running():
+    """Processes in this network namespace other than this script: after the run, none may be."""
+    mine = os.readlink("/proc/self/ns/net")
+    others = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit() and int(pid) != os.getpid():
+            try:
+                if os.readlink(f"/proc/{pid}/ns/net") == mine:
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        others.append(f"{pid}: " + f.read().replace(b"\0", b" ").decode(errors="replace"))
+            except OSError:
+                pass
+    return others
+
+
 with open(SPEC) as f:
     spec = json.loads(f.read().replace("{ca}", ca_pem))
-config = dict(spec["config"])
-config.setdefault("upstream_servers", ["127.0.0.1"])
-config_path = os.path.join(tmp, "config.json")
-with open(config_path, "w") as f:
-    json.dump(config, f)
-resolv = os.path.join(tmp, "resolv.conf")
-with open(resolv, "w") as f:
-    f.write("nameserver 127.0.0.1\noptions attempts:1 timeout:2\n")
-report_path = os.path.join(tmp, "report.json")
 env = dict(os.environ)
 for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", "no_proxy",
              "NO_PROXY"):
     env.pop(name, None)
-env.update(spec.get("env", {}))
-argv = [DRIVER, "--config", config_path, "--report", report_path, "--resolv-conf", resolv]
-argv += spec.get("driver_options", [])
-argv += ["--", *spec["command"]]
+resolv = os.path.join(tmp, "resolv.conf")
+with open(resolv, "w") as f:
+    f.write("nameserver 127.0.0.1\noptions attempts:1 timeout:2\n")
+report_path = os.path.join(tmp, "report.json")
+if spec.get("agentjail"):
+    report_path = os.path.join(tmp, "reports", "report.json")
+    argv = agentjail_argv(spec, resolv, report_path)
+else:
+    config = dict(spec["config"])
+    config.setdefault("upstream_servers", ["127.0.0.1"])
+    config_path = os.path.join(tmp, "config.json")
+    with open(config_path, "w") as f:
+        json.dump(config, f)
+    env.update(spec.get("env", {}))
+    argv = [DRIVER, "--config", config_path, "--report", report_path, "--resolv-conf", resolv]
+    argv += spec.get("driver_options", [])
+    argv += ["--", *spec["command"]]
 proc = subprocess.run(argv, capture_output=True, text=True, errors="replace", env=env, timeout=120)
 report = None
 if os.path.exists(report_path):
     with open(report_path) as f:
         report = json.load(f)
+        if spec.get("agentjail"):
+            report = {"run": report, **(report.get("network") or {})}
 with lock:
     result = {"code": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr, "report": report,
-              "accepts": dict(accepts), "received": dict(received)}
+              "accepts": dict(accepts), "received": dict(received), "left_running": left_running()}
 with open(OUT, "w") as f:
     json.dump(result, f)

@@ -121,7 +121,7 @@ TEST_CASE("overrides: each bad option is reported under its own name") {
                       "--cwd: \"relative\" is not an absolute path",
                       "--env: \"NOEQUALS\" is not NAME=VALUE",
                       "--env: an environment variable name must not be empty",
-                      "--net: \"lopback\" is not one of none, loopback, host (did you mean \"loopback\"?)",
+                      "--net: \"lopback\" is not one of none, loopback, host, allowlist (did you mean \"loopback\"?)",
                       "--time: invalid duration \"1.5ms\": it is not a whole number of milliseconds",
                       "--memory: invalid size \"12Q\": unknown unit \"Q\" (use k, M, G or T, e.g. \"64MiB\")",
                       "--pids: \"many\" is not a number of processes (1..4194304, or \"unlimited\")",

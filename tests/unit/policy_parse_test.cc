@@ -138,7 +138,7 @@ output = "512k"
 
 TEST_CASE("policy: bad enum values get a hint") {
   Diagnostic d = only_error("version = 1\n[network]\nmode = \"lopback\"\n");
-  CHECK(d.format() == "p.toml:3:8: network.mode: \"lopback\" is not one of none, loopback, host (did you mean \"loopback\"?)");
+  CHECK(d.format() == "p.toml:3:8: network.mode: \"lopback\" is not one of none, loopback, host, allowlist (did you mean \"loopback\"?)");
   CHECK(only_error("version = 1\n[seccomp]\ndefault_action = \"kil\"\n").hint == "did you mean \"kill\"?");
   CHECK(only_error("version = 1\n[seccomp]\nerrno = \"EPREM\"\n").hint == "did you mean \"EPERM\"?");
   CHECK(only_error("version = 1\n[[filesystem.mount]]\ntype = \"tmpf\"\ntarget = \"/t\"\n").hint ==

@@ -32,8 +32,8 @@ TEST_CASE("init steps: in the order the jail depends on") {
   CHECK(init == std::vector<std::string>{"reset-signals", "die-with-parent", "wait-for-go", "join-cgroup",
                                          "private-mounts", "open-sources", "become-jail-user",
                                          "die-with-parent-again", "limit-user-namespace", "build-root", "pivot-root",
-                                         "hostname", "loopback", "sync-fd", "non-dumpable", "wait-for-command",
-                                         "fork-command",
+                                         "hostname", "loopback", "network-allowlist", "sync-fd", "non-dumpable",
+                                         "wait-for-command", "fork-command",
                                          "close-init-fds", "harden-init"});
   // Nothing but the signal reset before agentjail's death takes the jail with it.
   CHECK(index_of(init, "die-with-parent") == 1);
@@ -55,6 +55,10 @@ TEST_CASE("init steps: in the order the jail depends on") {
   CHECK(index_of(init, "wait-for-command") == index_of(init, "fork-command") - 1);
   CHECK(index_of(init, "pivot-root") < index_of(init, "wait-for-command"));
   CHECK(index_of(init, "non-dumpable") < index_of(init, "wait-for-command"));
+  // The listeners exist before the command can connect, and are made while the init still
+  // holds CAP_NET_ADMIN in the jail's namespaces (the routes need it).
+  CHECK(index_of(init, "pivot-root") < index_of(init, "network-allowlist"));
+  CHECK(index_of(init, "network-allowlist") < index_of(init, "wait-for-command"));
   // pid 1 drops everything last: the steps before need its capabilities.
   CHECK(init.back() == "harden-init");
   for (const auto& step : jail::init_steps()) CHECK(step.on_failure == jail::OnFailure::setup_error);

@@ -29,6 +29,8 @@ Status harden_init(ChildContext& ctx);        // init drops every capability onc
 Status pivot_root(ChildContext& ctx);         // enter it, detach the host's root, make "/" read-only
 Status set_hostname(ChildContext& ctx);       // uts namespace
 Status bring_up_loopback(ChildContext& ctx);  // network.mode = "loopback"
+// network.cc
+Status network_allowlist(ChildContext& ctx);  // "allowlist": AnyIP routes, listeners sent to the supervisor
 // fds.cc: descriptors
 Status park_sync_fd(ChildContext& ctx);       // move the supervisor socket to plan.child_sync_fd
 Status close_init_fds(ChildContext& ctx);     // init: everything but the socket
