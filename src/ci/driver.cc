@@ -70,11 +70,6 @@ Status check_settings(const Settings& settings) {
   return {};
 }
 
-Result<Access> access_for(const Settings& settings, const JobPaths& paths, StageKind kind,
-                          const policy::Policy& policy) {
-  return stage_access(settings, paths, kind, ::geteuid() == 0, policy.process.host_user, policy.process.host_group);
-}
-
 Status write_exit_code(const std::string& path, int code) {
   sys::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
   if (!fd) return fail_errno("open BUILD_EXIT_CODE_FILE " + path);
@@ -136,7 +131,7 @@ int config(const Settings& settings, const Env& env) {
   if (auto loaded = load_policy(settings); !loaded) return system_failure(codes, loaded.error().what());
   char host[256] = {};
   if (::gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "agentjail");
-  std::fputs(config_json(host, AGENTJAIL_VERSION).c_str(), stdout);
+  std::fputs(config_json(host, AGENTJAIL_VERSION, !settings.cache_dir.empty()).c_str(), stdout);
   return std::fflush(stdout) == 0 ? 0 : codes.system_failure;
 }
 
@@ -148,7 +143,7 @@ int prepare(const Settings& settings, const Env& env) {
   auto id = job_id(env);
   if (!id) return system_failure(codes, id.error().what());
   const JobPaths paths = job_paths(settings, *id);
-  auto access = access_for(settings, paths, StageKind::job, loaded->policy);
+  auto access = stage_access(settings, paths, StageKind::job);
   if (!access) return system_failure(codes, access.error().what());
   // The job's directory is new: a job id seen twice (a job variable naming another job) is
   // refused rather than sharing that job's files.
@@ -156,15 +151,8 @@ int prepare(const Settings& settings, const Env& env) {
   if (made) made = make_dir(paths.root, 0711, true);
   if (made) made = make_dir(paths.builds, 0700, false);
   if (made) made = make_dir(paths.reports, 0700, false);
-  if (made && settings.cache_dir.empty()) made = make_dir(paths.cache, 0700, false);
+  if (made && settings.cache_dir.empty()) made = make_dir(paths.cache, 0755, false);
   if (!made) return system_failure(codes, made.error().what());
-  if (access->owner_uid) {
-    for (const std::string& dir : {paths.builds, settings.cache_dir.empty() ? paths.cache : std::string()}) {
-      if (dir.empty()) continue;
-      if (::lchown(dir.c_str(), *access->owner_uid, *access->owner_gid) != 0)
-        return system_failure(codes, "chown " + dir + ": " + errno_text(errno));
-    }
-  }
   std::printf("agentjail %s: policy %s (%s), job directory %s\n", AGENTJAIL_VERSION, loaded->policy.name.c_str(),
               loaded->source.c_str(), paths.root.c_str());
   return 0;
@@ -182,7 +170,7 @@ int run(const Settings& settings, const Env& env, const std::string& script, con
   auto id = job_id(env);
   if (!id) return system_failure(codes, id.error().what());
   const JobPaths paths = job_paths(settings, *id);
-  auto access = access_for(settings, paths, *kind, loaded->policy);
+  auto access = stage_access(settings, paths, *kind);
   if (!access) return system_failure(codes, access.error().what());
   const std::string report_path = paths.reports + "/" + stage + ".json";
   auto code = run_agentjail(stage_command(settings, *access, script, report_path));

@@ -63,7 +63,7 @@ JobPaths job_paths(const Settings& settings, std::string_view id) {
   JobPaths paths;
   paths.root = settings.state_dir + "/" + std::string(id);
   paths.builds = paths.root + "/builds";
-  paths.cache = settings.cache_dir.empty() ? paths.root + "/cache" : settings.cache_dir;
+  paths.cache = settings.cache_dir.empty() ? paths.builds + "/.agentjail-cache" : settings.cache_dir;
   paths.reports = paths.root + "/reports";
   return paths;
 }
@@ -106,22 +106,16 @@ Result<std::string> server_endpoint(std::string_view url) {
   return lower(host) + ":" + port;
 }
 
-Result<Access> stage_access(const Settings& settings, const JobPaths& paths, StageKind kind, bool as_root,
-                            uid_t host_uid, gid_t host_gid) {
+Result<Access> stage_access(const Settings& settings, const JobPaths& paths, StageKind kind) {
   Access access;
-  // The builds and cache directories, read-write at the paths `config` announced. A bind
-  // keeps the host's owners, so agentjail running as root hands the directories to the host
-  // user the policy maps the jail's user to; run by the runner's own user, the jail is that
-  // user and owns them already.
-  // When `run -w/--workspace` is in this build: {"-w", paths.builds + ":/builds:rw"}, which
-  // gives the jail the owner's rights without a chown (agentjail-policy(5), workspace), and no
-  // owner below. The cache stays a --rw bind: a run has one workspace.
-  access.options = {"--rw", paths.builds + ":" + std::string(kBuildsDir), "--rw",
-                    paths.cache + ":" + std::string(kCacheDir)};
-  if (as_root) {
-    access.owner_uid = host_uid;
-    access.owner_gid = host_gid;
-  }
+  // The builds directory as the run's workspace, at the path `config` announced: whoever owns
+  // it on the host (root, for a runner run as root) owns what the jail writes there, and the
+  // jail runs as the host ids it leases, never as host root (agentjail-policy(5), workspace).
+  access.options = {"-w", paths.builds + ":" + std::string(kBuildsDir) + ":rw"};
+  // A cache shared by the jobs is the operator's directory, writable by the jail's user as
+  // they set it up (docs/ci-gitlab.md); a job's own cache is inside its workspace.
+  if (!settings.cache_dir.empty())
+    access.options.insert(access.options.end(), {"--rw", settings.cache_dir + ":" + std::string(kCacheDir)});
   if (kind == StageKind::runner) {
     // Fetching the sources, cache and artifacts talks to GitLab: the server's host and the
     // hosts the runner's configuration adds (an object store for the cache), nothing else.
@@ -149,10 +143,10 @@ std::vector<std::string> stage_command(const Settings& settings, const Access& a
   return argv;
 }
 
-std::string config_json(std::string_view hostname, std::string_view version) {
+std::string config_json(std::string_view hostname, std::string_view version, bool shared_cache) {
   nlohmann::ordered_json config = {
       {"builds_dir", kBuildsDir},
-      {"cache_dir", kCacheDir},
+      {"cache_dir", shared_cache ? kCacheDir : kJobCacheDir},
       // Each job has a builds directory of its own (the runner need not separate concurrent
       // jobs inside it), removed by cleanup.
       {"builds_dir_is_shared", false},

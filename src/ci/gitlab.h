@@ -9,8 +9,6 @@
 // which job directory is used.
 #pragma once
 
-#include <sys/types.h>
-
 #include <map>
 #include <optional>
 #include <string>
@@ -57,7 +55,7 @@ Result<std::string> job_id(const Env& env);
 struct JobPaths {
   std::string root;     // state_dir/<id>: made by prepare, removed by cleanup
   std::string builds;   // root/builds, seen in the jail as kBuildsDir
-  std::string cache;    // Settings::cache_dir, or root/cache
+  std::string cache;    // Settings::cache_dir, or builds/.agentjail-cache
   std::string reports;  // root/reports: one report per stage, out of the job's reach
 };
 JobPaths job_paths(const Settings& settings, std::string_view id);
@@ -75,25 +73,26 @@ Result<StageKind> stage_kind(std::string_view stage);
 // "host:port" of the GitLab instance from its URL (http or https, default port of the scheme).
 Result<std::string> server_endpoint(std::string_view url);
 
-// How the jail reaches the job's directories and, for the runner's stages, the GitLab server.
-// The one place that decides it: `run` options, and the owner the builds directory must have
-// on the host for the jail's user to write it.
+// How the jail reaches the job's directories and, for the runner's stages, the GitLab server:
+// the `agentjail run` options of one stage. The builds directory is the run's workspace
+// (read-write at kBuildsDir: the jail's files belong to the directory's owner, no chown); a
+// shared --cache-dir is a read-write bind at kCacheDir, and without one the job's cache lives
+// in its builds directory (kJobCacheDir).
 struct Access {
-  std::vector<std::string> options;  // `agentjail run` options
-  std::optional<uid_t> owner_uid;    // chown the job's directories to this before the jail starts
-  std::optional<gid_t> owner_gid;
+  std::vector<std::string> options;
 };
-// `host_uid`/`host_gid`: the host ids the policy maps the jail's user to when agentjail runs
-// as root (`as_root`); without root the jail's user is the caller and owns what it creates.
-Result<Access> stage_access(const Settings& settings, const JobPaths& paths, StageKind kind, bool as_root,
-                            uid_t host_uid, gid_t host_gid);
+Result<Access> stage_access(const Settings& settings, const JobPaths& paths, StageKind kind);
+
+// Where the job's cache is in the jail when the runner has no shared --cache-dir: inside the
+// workspace, under a name no GitLab namespace can have (they do not start with '.').
+inline constexpr std::string_view kJobCacheDir = "/builds/.agentjail-cache";
 
 // The whole `agentjail run` command line of one stage, after the program name.
 std::vector<std::string> stage_command(const Settings& settings, const Access& access, std::string_view script,
                                        std::string_view report_path);
 
-// What `config` prints for the runner.
-std::string config_json(std::string_view hostname, std::string_view version);
+// What `config` prints for the runner: `shared_cache` when --cache-dir is set.
+std::string config_json(std::string_view hostname, std::string_view version, bool shared_cache);
 
 // The code `run` ends with, from how the stage's `agentjail run` ended: `setup_error` says
 // whether its report's status was setup_error (no report at all counts as one); `code` is its
