@@ -1,5 +1,5 @@
 // GitLab Runner's custom executor, driven by `agentjail ci gitlab config|prepare|run|cleanup`
-// (agentjail(1), "CI DRIVERS"; docs/gitlab.md). The runner calls these four commands for each job; every
+// (agentjail(1), "CI DRIVERS"; docs/ci-gitlab.md). The runner calls these four commands for each job; every
 // stage of the job script (`run SCRIPT STAGE`) becomes one `agentjail run` of that script.
 //
 // This header is the pure part: what a job is called, where its directories are, how a stage

@@ -38,7 +38,7 @@ Runner add_ci(CLI::App& root) {
   auto stage = std::make_shared<std::string>();
   auto* ci = root.add_subcommand("ci", "CI drivers: agentjail ci gitlab config|prepare|run|cleanup");
   ci->require_subcommand(1);
-  auto* gitlab = ci->add_subcommand("gitlab", "GitLab Runner's custom executor (docs/gitlab.md)");
+  auto* gitlab = ci->add_subcommand("gitlab", "GitLab Runner's custom executor (docs/ci-gitlab.md)");
   gitlab->require_subcommand(1);
   auto common = [&](CLI::App* cmd) {
     cmd->add_option("-p,--policy", settings->policy, "Policy of every stage's jail (file or built-in name)")
