@@ -18,7 +18,7 @@ LAYERS = [
     ("plan", {"plan"}),
     ("executors", {"cgroup", "seccomp", "jail", "supervise", "net", "workspace"}),
     ("report", {"report"}),
-    ("front ends", {"cli", "serve", "http", "mcp", "pipeline", "build_tools"}),
+    ("front ends", {"cli", "serve", "http", "mcp", "pipeline", "build_tools", "ci"}),
 ]
 RANK = {d: i for i, (_, dirs) in enumerate(LAYERS) for d in dirs}
 # Below these layers' reach although lower: what only the planner may read.

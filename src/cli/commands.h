@@ -19,6 +19,7 @@ Runner add_run(CLI::App& root, std::vector<std::string>& command);  // command: 
 int reject_run(const std::string& message, bool json, std::vector<std::string> command);
 Runner add_doctor(CLI::App& root);
 Runner add_seccomp(CLI::App& root);
+Runner add_ci(CLI::App& root);  // agentjail ci gitlab ...: cli/ci.cc
 
 // `--version`: agentjail's version and the libraries it was built with.
 std::string version_text();

@@ -85,6 +85,7 @@ int main(int argc, char** argv) {
   add(add_seccomp(app), "seccomp");
   add(add_serve(app, jail_executor_factory()), "serve");
   add(add_mcp(app, jail_executor_factory()), "mcp");
+  add(add_ci(app), "ci");
   // Set after the subcommands, which would otherwise inherit it: `check --help` ending in run's
   // exit codes misleads.
   app.footer("Exit codes of run: the command's own (0-123), 124 time limit, 125 agentjail failed, "

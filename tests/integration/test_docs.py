@@ -14,7 +14,7 @@ import pytest
 from conftest import AGENTJAIL, SOURCE_DIR
 
 MAN_DIR = os.path.join(SOURCE_DIR, "man")
-COMMANDS = ["run", "check", "policies", "doctor", "seccomp", "serve", "mcp"]
+COMMANDS = ["run", "check", "policies", "doctor", "seccomp", "serve", "mcp", "ci"]
 SERVE_COMMANDS = {"serve", "mcp"}  # their options are in agentjail-serve(1)
 
 
@@ -84,6 +84,13 @@ def test_every_option_is_documented(command):
         section = PAGE1.split("# RUN OPTIONS", 1)[1].split("\n# ", 1)[0]
         for option in options - {"-h", "--help"}:
             assert option in section, f"RUN OPTIONS lacks {option}"
+
+
+@pytest.mark.parametrize("command", ["config", "prepare", "run", "cleanup"])
+def test_every_ci_gitlab_option_is_documented(command):
+    section = PAGE1.split("# CI DRIVERS", 1)[1].split("\n# ", 1)[0]
+    for option in help_options("ci", "gitlab", command) - {"-h", "--help"}:
+        assert bold(section, option), f"agentjail(1) CI DRIVERS does not document `agentjail ci gitlab {command} {option}`"
 
 
 def test_documented_run_options_exist():
