@@ -118,6 +118,7 @@ Result<Plan> build(const policy::Policy& policy, const host::Host& host, std::ve
   plan.loopback_up = plan.network == NetworkMode::loopback;
   if (policy.namespaces.uts) plan.hostname = process.hostname;
   plan.mounts = expand_mounts(policy.filesystem.mounts);
+  plan_network_mounts(policy.network, plan);
   plan.cwd = process.cwd;
   if (auto ok = plan_workspace(policy, host, plan); !ok) return std::unexpected(ok.error());
   std::vector<std::string> mount_warnings;
@@ -133,7 +134,7 @@ Result<Plan> build(const policy::Policy& policy, const host::Host& host, std::ve
   plan.env = environment(process, caller_env, &plan.path_env);
   plan.umask = process.umask;
   plan.new_session = process.new_session;
-  plan_network(policy.network, plan);  // its mounts and variables: before Landlock reads the mounts
+  plan_network(policy.network, plan);  // the broker's config and variables: before Landlock
 
   plan.limits = policy.limits;
   plan.cgroup = decide_cgroup(policy.limits, host);

@@ -15,7 +15,7 @@ bool has_env(const std::vector<std::string>& env, const std::string& name) {
 
 }  // namespace
 
-void plan_network(const policy::Network& network, Plan& plan) {
+void plan_network_mounts(const policy::Network& network, Plan& plan) {
   const bool allowlist = network.mode == policy::NetworkMode::allowlist;
   if (!allowlist && network.mode != policy::NetworkMode::host) return;
   std::vector<MountOp> ours;
@@ -38,7 +38,10 @@ void plan_network(const policy::Network& network, Plan& plan) {
     for (const char* path : {"/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/gai.conf"}) bind(path);
   }
   plan.mounts.insert(plan.mounts.begin(), ours.begin(), ours.end());
-  if (!allowlist) return;
+}
+
+void plan_network(const policy::Network& network, Plan& plan) {
+  if (network.mode != policy::NetworkMode::allowlist) return;
 
   net::Config config;
   config.allow = network.allow;

@@ -18,10 +18,15 @@ inline constexpr const char* kAllowlistHosts = "127.0.0.1 localhost\n::1 localho
 // The broker's HTTP CONNECT proxy, as HTTP(S)_PROXY names it.
 inline constexpr const char* kProxyUrl = "http://127.0.0.1:3128";
 
-// Pure. Fills plan.allowlist from `network` in mode "allowlist"; in "host" and "allowlist" puts
-// the mounts above in front of the policy's own (a policy mount at the same target wins: it
-// comes later, or replaces ours) and, in "allowlist", sets the proxy variables the policy's
-// environment does not set itself. Call before the Landlock rules are derived from the mounts.
+// Pure. In modes "host" and "allowlist" puts the mounts above in front of the policy's own (a
+// policy mount at the same target wins: it comes later, or replaces ours). Call on the policy's
+// mounts, before the workspace is placed among them: the workspace keeps the indices of its
+// mounts (PlannedWorkspace::bind_index), which an insertion in front would shift.
+void plan_network_mounts(const policy::Network& network, Plan& plan);
+
+// Pure. In mode "allowlist" fills plan.allowlist from `network` and sets the proxy variables
+// the policy's environment does not set itself. Call once plan.env is built, and before the
+// Landlock rules are derived from the mounts.
 void plan_network(const policy::Network& network, Plan& plan);
 
 }  // namespace aj::plan

@@ -316,6 +316,29 @@ def test_allow_on_the_command_line():
     assert s.accepts.get("raw:8080") == 1 and s.connections[0]["port"] == 8080, s
 
 
+@pytest.mark.parametrize("mode", ["rw", "overlay"])
+@pytest.mark.parametrize("user", USERS)
+def test_a_workspace_with_the_allowlist(mode, user):
+    # The pip-into-the-checkout case: the allowlist's own mounts once shifted the workspace's
+    # out of place and every run with both was a setup error.
+    work = tempfile.mkdtemp(prefix="aj-egress-ws-")
+    try:
+        os.chmod(work, 0o755)
+        if user is not None and is_root():
+            os.chown(work, user, user)
+        with open(os.path.join(work, "in.txt"), "w") as f:
+            f.write("in\n")
+        code = ("import urllib.request; body = urllib.request.urlopen('http://allowed.test/').read(); "
+                "open('/work/out.txt', 'wb').write(body); print(open('/work/in.txt').read().strip())")
+        s = scenario(py(code), user=user, options=["-w", f"{work}:/work:{mode}"])
+        assert s.code == 0 and s.stdout == "in\n", s
+        assert s.accepts.get("http") == 1 and s.denied == [], s
+        assert os.path.exists(os.path.join(work, "out.txt")) == (mode == "rw"), s
+        assert s.report["run"]["workspace"]["mode"] == mode, s
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def test_json_mode_reports_refusals_without_stderr_lines():
     s = scenario(curl("--noproxy", "*", "http://evil.test/"), options=["--json"])
     # --json: the report is on stdout (the harness reads its --report copy), stderr has no line.

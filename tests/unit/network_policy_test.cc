@@ -211,3 +211,34 @@ TEST_CASE("network plan: host mode binds the resolver files and CAs; none adds n
   CHECK_FALSE(find_op(*none_plan, "/etc/resolv.conf"));
   CHECK_FALSE(find_op(*none_plan, "/etc/ssl/certs"));
 }
+
+TEST_CASE("network plan: the mounts of allowlist and host keep a workspace's indices on its own mounts") {
+  // The regression: the network's mounts were put in front after the workspace was placed, so
+  // bind_index named a CA bind and the jail found no idmapped tree for the workspace.
+  for (const char* mode : {"allowlist", "host"}) {
+    for (const char* ws_mode : {"rw", "overlay"}) {
+      const std::string modes = std::string(mode) + " " + ws_mode;
+      CAPTURE(modes);
+      Policy p = ok(std::string("version = 1\n[network]\nmode = \"") + mode + "\"\n");
+      p.workspace = policy::Workspace{.source = "/home/u/proj"};
+      p.workspace->mode = std::string_view(ws_mode) == "rw" ? policy::WorkspaceMode::rw : policy::WorkspaceMode::overlay;
+      host::Host host = fake_host();
+      host.kernel = "6.1.0";
+      host.kernel_major = 6;
+      host.kernel_minor = 1;
+      host.workspace = host::WorkspaceSource{
+          .path = "/home/u/proj", .is_dir = true, .uid = 1000, .gid = 1000, .fs_idmappable = true};
+      auto plan = plan::build(p, host, {"true"}, {});
+      const std::string why = plan ? "" : plan.error().what();
+      INFO(why);
+      REQUIRE(plan);
+      REQUIRE(plan->workspace.has_value());
+      const plan::MountOp& bind = plan->mounts.at(plan->workspace->bind_index);
+      CHECK(bind.kind == plan::MountKind::bind);
+      CHECK(bind.source == "/home/u/proj");
+      if (plan->workspace->overlay_index)
+        CHECK(plan->mounts.at(*plan->workspace->overlay_index).kind == plan::MountKind::overlay);
+      CHECK(find_op(*plan, "/etc/ssl/certs"));
+    }
+  }
+}
