@@ -36,12 +36,12 @@ _agentjail() {
       _filedir toml
       return
       ;;
-    --report | --audit-log)
+    --report | --audit-log | --token-file)
       _filedir
       return
       ;;
-    --ro | --rw)
-      # SRC[:DST]: complete the host path before the colon.
+    --ro | --rw | -w | --workspace)
+      # SRC[:DST[:MODE]]: complete the host path before the colon.
       if [[ $cur != *:* ]]; then
         _filedir
       fi
@@ -51,11 +51,15 @@ _agentjail() {
       COMPREPLY=($(compgen -W "0 1 2 3 4 5 6" -- "$cur"))
       return
       ;;
-    --tmpfs | --cwd)
+    --changes | --state-dir | --cache-dir)
+      _filedir -d
+      return
+      ;;
+    --tmpfs | --cwd | --allow | --uid-range | --server | --server-allow)
       return
       ;;
     --net)
-      COMPREPLY=($(compgen -W "none loopback host" -- "$cur"))
+      COMPREPLY=($(compgen -W "none loopback host allowlist" -- "$cur"))
       return
       ;;
     --format)
@@ -84,21 +88,35 @@ _agentjail() {
   local opts
   case $cmd in
     "")
-      COMPREPLY=($(compgen -W "run check policies doctor seccomp serve mcp --help --version" -- "$cur"))
+      COMPREPLY=($(compgen -W "run check policies doctor seccomp serve mcp ci --help --version" -- "$cur"))
       return
       ;;
     run)
-      opts="-p --policy --json --report --audit-log --ro --rw --tmpfs --cwd --env --net --time
-            --cpu-time --memory --pids --landlock-max-abi -v --verbose -q --quiet -h --help --"
+      opts="-p --policy --json --report --audit-log --ro --rw -w --workspace --changes --tmpfs --cwd --env
+            --net --allow --time --cpu-time --memory --pids --landlock-max-abi --uid-range -v --verbose -q --quiet
+            -h --help --"
       ;;
-    check | doctor) opts="-p --policy --json -h --help" ;;
+    check) opts="-p --policy --json -h --help" ;;
+    doctor) opts="-p --policy --json -v --verbose --uid-range -h --help" ;;
     seccomp) opts="-p --policy --format --sets --no-notify -h --help" ;;
     policies) opts="-h --help" ;;
     serve)
       opts="--socket --socket-mode --socket-group -p --policy --pool --max-jails --queue --max-body --listen
-            --token-file --allow-uid --allow-client-policies --grace --audit-log -v --verbose -q --quiet -h --help"
+            --token-file --allow-uid --allow-client-policies --grace --audit-log --uid-range -v --verbose -q --quiet
+            -h --help"
       ;;
     mcp) opts="-p --policy --pool --max-jails -v --verbose -h --help" ;;
+    ci)
+      # agentjail ci gitlab config|prepare|run|cleanup [options] (run: SCRIPT STAGE).
+      local rest=() w
+      for w in "${words[@]:2:cword-2}"; do [[ $w != -* ]] && rest+=("$w"); done
+      case ${#rest[@]} in
+        0) COMPREPLY=($(compgen -W "gitlab -h --help" -- "$cur")); return ;;
+        1) COMPREPLY=($(compgen -W "config prepare run cleanup -h --help" -- "$cur")); return ;;
+      esac
+      opts="-p --policy --state-dir --cache-dir -v --verbose -h --help"
+      [[ ${rest[1]} == run ]] && opts+=" --server --server-allow"
+      ;;
     *) return ;;
   esac
   COMPREPLY=($(compgen -W "$opts" -- "$cur"))

@@ -44,8 +44,11 @@ def help_options(*command):
             section = line.rstrip(":").lower()
             continue
         if section == "options" and line.startswith("  "):
-            first_column = re.split(r"\s{2,}", line.strip())[0]
-            options.update(re.findall(r"(?<![\w-])(--?[A-Za-z][\w-]*)", first_column))
+            # "-w,--workspace SRC..." or "--json": the names before the first space (a value's
+            # type and a description that happen to follow with one space are not options).
+            names = re.match(r"\s*((?:--?[A-Za-z][\w-]*,?)+)(?:\s|$)", line)
+            if names:
+                options.update(re.findall(r"--?[A-Za-z][\w-]*", names.group(1)))
     assert "-h" in options and "--help" in options, text
     return options
 
@@ -91,6 +94,31 @@ def test_every_ci_gitlab_option_is_documented(command):
     section = PAGE1.split("# CI DRIVERS", 1)[1].split("\n# ", 1)[0]
     for option in help_options("ci", "gitlab", command) - {"-h", "--help"}:
         assert bold(section, option), f"agentjail(1) CI DRIVERS does not document `agentjail ci gitlab {command} {option}`"
+
+
+COMPLETIONS = {name: read(os.path.join(SOURCE_DIR, "completions", name))
+               for name in ("agentjail.bash", "_agentjail", "agentjail.fish")}
+
+
+def completion_knows(name, option):
+    text = COMPLETIONS[name]
+    if name == "agentjail.fish":  # -l NAME / -s N
+        flag = "-l " + option[2:] if option.startswith("--") else "-s " + option[1:]
+        return re.search(re.escape(flag) + r"(?![\w-])", text) is not None
+    return re.search(r"(?<![\w-])" + re.escape(option) + r"(?![\w-])", text) is not None
+
+
+@pytest.mark.parametrize("shell", sorted(COMPLETIONS))
+def test_completions_know_every_command_and_option(shell):
+    # The completions are written by hand: a new option or command must reach all three shells.
+    text = COMPLETIONS[shell]
+    for command in COMMANDS:
+        assert re.search(rf"(?<![\w-]){command}(?![\w-])", text), f"{shell} does not complete the command {command}"
+        for option in help_options(command) - {"-h", "--help"}:
+            assert completion_knows(shell, option), f"{shell} does not complete `agentjail {command} {option}`"
+    for stage in ("config", "prepare", "run", "cleanup"):
+        for option in help_options("ci", "gitlab", stage) - {"-h", "--help"}:
+            assert completion_knows(shell, option), f"{shell} does not complete `agentjail ci gitlab {stage} {option}`"
 
 
 def test_documented_run_options_exist():

@@ -30,6 +30,8 @@ EXPECTED = [
     "share/doc/agentjail/examples/python/agentjail_tool.py",
     "share/doc/agentjail/examples/kubernetes/agentjail-job.yaml",
     "share/doc/agentjail/examples/ci/github-actions.yml",
+    "share/agentjail/ci/github/index.js",
+    "share/agentjail/ci/buildkite/command",
 ] + [f"share/agentjail/policies/{name}.toml" for name in BUILTINS]
 
 
@@ -135,10 +137,14 @@ def test_bash_completion(prefix, shell_env):
     env, cwd = shell_env
     assert bash_complete(prefix, env, cwd, "agentjail ") >= {"run", "check", "policies", "doctor", "seccomp"}
     assert {"--net", "--memory", "--json", "--audit-log"} <= bash_complete(prefix, env, cwd, "agentjail run --")
-    assert bash_complete(prefix, env, cwd, "agentjail run --net ") == {"none", "loopback", "host"}
+    assert bash_complete(prefix, env, cwd, "agentjail run --net ") == {"none", "loopback", "host", "allowlist"}
     assert bash_complete(prefix, env, cwd, "agentjail run -p ") == set(BUILTINS) | {"mine.toml"}
     assert bash_complete(prefix, env, cwd, "agentjail seccomp --format ") == {"bpf", "pfc"}
     assert "ls" in bash_complete(prefix, env, cwd, "agentjail run -p shell -- l")
+    assert "gitlab" in bash_complete(prefix, env, cwd, "agentjail ci ")
+    assert {"config", "prepare", "run", "cleanup"} <= bash_complete(prefix, env, cwd, "agentjail ci gitlab ")
+    assert {"--server", "--server-allow"} <= bash_complete(prefix, env, cwd, "agentjail ci gitlab run --ser")
+    assert "--server" not in bash_complete(prefix, env, cwd, "agentjail ci gitlab prepare --")
 
 
 @pytest.mark.skipif(shutil.which("fish") is None, reason="fish is not installed")
@@ -152,7 +158,7 @@ def test_fish_completion(prefix, shell_env):
         return {entry.split("\t")[0] for entry in proc.stdout.splitlines()}
 
     assert complete("agentjail ") >= {"run", "check", "policies", "doctor", "seccomp"}
-    assert complete("agentjail run --net ") == {"none", "loopback", "host"}
+    assert complete("agentjail run --net ") == {"none", "loopback", "host", "allowlist"}
     assert complete("agentjail run -p ") == set(BUILTINS) | {"mine.toml"}
     assert "ls" in complete("agentjail run -p shell -- l")
 
@@ -220,11 +226,13 @@ def test_zsh_completion(prefix, shell_env):
                               env=env, cwd=cwd, timeout=30)
         return set(proc.stdout.split())
 
-    assert complete("agentjail ") == {"run", "check", "policies", "doctor", "seccomp", "serve", "mcp"}
+    assert complete("agentjail ") == {"run", "check", "policies", "doctor", "seccomp", "serve", "mcp", "ci"}
     assert {"--socket", "--max-jails", "--token-file"} <= complete("agentjail serve --")
-    assert complete("agentjail run --net=") == {"none", "loopback", "host"}
+    assert complete("agentjail run --net=") == {"none", "loopback", "host", "allowlist"}
     assert set(BUILTINS) | {"mine.toml"} <= complete("agentjail run -p ")
     assert "ls" in complete("agentjail run -p shell -- l")
+    assert complete("agentjail ci ") == {"gitlab"}
+    assert {"config", "prepare", "run", "cleanup"} <= complete("agentjail ci gitlab ")
 
 
 # --- Debian package ---------------------------------------------------------------------------
@@ -251,6 +259,8 @@ def test_debian_package(tmp_path):
         "/usr/share/zsh/vendor-completions/_agentjail",
         "/usr/share/fish/vendor_completions.d/agentjail.fish",
         "/usr/share/agentjail/schemas/report.schema.json",
+        "/usr/share/agentjail/ci/github/index.js",
+        "/usr/share/agentjail/ci/buildkite/command",
         "/usr/share/doc/agentjail/copyright",
     } | {f"/usr/share/agentjail/policies/{name}.toml" for name in BUILTINS}
     assert expected <= paths, sorted(expected - paths)
